@@ -1,0 +1,1 @@
+"""gameday: chaos and game-day testing for ML pipelines."""
