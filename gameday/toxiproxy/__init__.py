@@ -1,0 +1,14 @@
+"""gameday's embedded toxiproxy-compatible server (toxiproxy 2.x HTTP API and toxics).
+
+Start it as a process with ``python -m gameday.toxiproxy [--host H] [--port P] [--announce]``
+(or ``gameday toxiproxy-server``), or in-process for tests with :func:`running_server`.
+Besides toxiproxy's API it honours ``"gameday_ttl_s"`` in toxic and proxy bodies: a toxic
+with a TTL removes itself, and a proxy disabled with a TTL re-enables itself, when it expires.
+"""
+
+from __future__ import annotations
+
+from gameday.toxiproxy.model import TTL_KEY, VERSION
+from gameday.toxiproxy.server import RunningServer, ToxiproxyServer, main, running_server
+
+__all__ = ["TTL_KEY", "VERSION", "RunningServer", "ToxiproxyServer", "main", "running_server"]

@@ -1,0 +1,235 @@
+"""The API's data: toxic types and attributes, request-body parsing, and API errors.
+
+Everything here is pure (no sockets, no event loop) so the HTTP layer and the data plane share
+one definition of what a toxic is. Request bodies follow toxiproxy's JSON rules: unknown keys
+are ignored, ``null`` means "default / current value", and a value of the wrong type is a
+400 ``bad request body: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = "2.12.0"
+"""The toxiproxy version whose API the embedded server speaks."""
+
+TTL_KEY = "gameday_ttl_s"
+"""gameday's extension key: a fault carrying it removes itself after that many seconds."""
+
+STREAMS = ("upstream", "downstream")
+
+TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "latency": ("latency", "jitter"),
+    "bandwidth": ("rate",),
+    "slow_close": ("delay",),
+    "timeout": ("timeout",),
+    "reset_peer": ("timeout",),
+    "slicer": ("average_size", "size_variation", "delay"),
+    "limit_data": ("bytes",),
+    "noop": (),
+}
+"""Every toxic type and its attributes (all integers, default 0), as toxiproxy defines them."""
+
+
+class ApiError(Exception):
+    """An API failure with the status code and message toxiproxy gives for it."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, "status": self.status}
+
+
+def bad_body(detail: str) -> ApiError:
+    return ApiError(f"bad request body: {detail}", 400)
+
+
+def missing_field(name: str) -> ApiError:
+    return ApiError(f"missing required field: {name}", 400)
+
+
+PROXY_NOT_FOUND = ("proxy not found", 404)
+PROXY_EXISTS = ("proxy already exists", 409)
+INVALID_STREAM = ("stream was invalid, can be either upstream or downstream", 400)
+INVALID_TOXIC_TYPE = ("invalid toxic type", 400)
+TOXIC_EXISTS = ("toxic already exists", 409)
+TOXIC_NOT_FOUND = ("toxic not found", 404)
+
+
+def error(kind: tuple[str, int]) -> ApiError:
+    """The ``ApiError`` for one of the module's ``(message, status)`` constants."""
+    return ApiError(*kind)
+
+
+# --- JSON bodies -------------------------------------------------------------------------------
+
+
+def decode_body(raw: bytes) -> Any:
+    """The first JSON value of ``raw`` (trailing data is ignored, as Go's decoder does)."""
+    text = raw.decode("utf-8", errors="replace").lstrip()
+    if not text:
+        raise bad_body("EOF")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError as exc:
+        raise bad_body(str(exc)) from exc
+    return value
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object body, or 400."""
+    value = decode_body(raw)
+    if not isinstance(value, dict):
+        raise bad_body(f"expected a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def get_str(body: dict[str, Any], key: str, default: str) -> str:
+    """``body[key]`` as a string; ``default`` when absent or null; 400 for another type."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise bad_body(f"{key}: expected a string, got {_json_type(value)}")
+    return value
+
+
+def get_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    """``body[key]`` as a boolean; ``default`` when absent or null; 400 for another type."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise bad_body(f"{key}: expected a boolean, got {_json_type(value)}")
+    return value
+
+
+def get_number(body: dict[str, Any], key: str, default: float) -> float:
+    """``body[key]`` as a finite number; ``default`` when absent or null; 400 otherwise."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise bad_body(f"{key}: expected a number, got {_json_type(value)}")
+    return float(value)
+
+
+def get_ttl(body: dict[str, Any]) -> float | None:
+    """gameday's ``gameday_ttl_s`` extension: seconds (> 0) or None when absent or null."""
+    value = body.get(TTL_KEY)
+    if value is None:
+        return None
+    ttl = get_number(body, TTL_KEY, 0.0)
+    if ttl <= 0:
+        raise bad_body(f"{TTL_KEY}: expected a positive number of seconds, got {value!r}")
+    return ttl
+
+
+def _get_int(attrs: dict[str, Any], key: str, default: int) -> int:
+    value = attrs.get(key)
+    if value is None:
+        return default
+    # Go decodes attributes into int64 fields: 1.5 and even 1.0 are rejected there too.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_body(f"attributes.{key}: expected an integer, got {value!r}")
+    return value
+
+
+# --- toxics --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Toxic:
+    """One toxic of a proxy as the API shows it (the data plane turns it into stages)."""
+
+    name: str
+    type: str
+    stream: str
+    toxicity: float
+    attributes: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": dict(self.attributes),
+        }
+
+
+def parse_new_toxic(body: dict[str, Any]) -> Toxic:
+    """A toxic from a create body, with defaults; raises ``ApiError`` in toxiproxy's order.
+
+    Checks: field types (400 bad body), stream (400), type (400). The caller then checks the
+    name for duplicates (409) before calling :func:`merge_attributes`.
+    """
+    name = get_str(body, "name", "")
+    kind = get_str(body, "type", "")
+    stream = get_str(body, "stream", "downstream").lower()
+    toxicity = get_number(body, "toxicity", 1.0)
+    _attributes_object(body)
+    if stream not in STREAMS:
+        raise error(INVALID_STREAM)
+    if kind not in TOXIC_ATTRIBUTES:
+        raise error(INVALID_TOXIC_TYPE)
+    defaults = dict.fromkeys(TOXIC_ATTRIBUTES[kind], 0)
+    return Toxic(name or f"{kind}_{stream}", kind, stream, toxicity, defaults)
+
+
+def _attributes_object(body: dict[str, Any]) -> dict[str, Any]:
+    attrs = body.get("attributes")
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise bad_body(f"attributes: expected an object, got {_json_type(attrs)}")
+    return attrs
+
+
+def merge_attributes(toxic: Toxic, body: dict[str, Any]) -> dict[str, int]:
+    """``toxic``'s attributes overlaid with the body's ``attributes`` (null keeps a value)."""
+    given = _attributes_object(body)
+    return {key: _get_int(given, key, current) for key, current in toxic.attributes.items()}
+
+
+def updated_toxic(toxic: Toxic, body: dict[str, Any]) -> Toxic:
+    """A copy of ``toxic`` with the update body applied (attributes merged, toxicity if given)."""
+    toxicity = get_number(body, "toxicity", toxic.toxicity)
+    attributes = merge_attributes(toxic, body)
+    return Toxic(toxic.name, toxic.type, toxic.stream, toxicity, attributes)
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``"host:port"`` (IPv6 as ``"[::1]:port"``) as ``(host, port)``; ValueError if malformed."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"missing port in address {address!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"invalid port in address {address!r}")
+    return host, number
+
+
+def join_host_port(host: str, port: int) -> str:
+    """The inverse of :func:`split_host_port`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
