@@ -35,7 +35,7 @@ class ScenarioError(GameDayError):
 
 
 class StackUnavailable(GameDayError):
-    """A part of the stack under test (or of the observability stack) cannot be reached or started."""
+    """A part of the stack under test or of the observability stack is unreachable or down."""
 
 
 class InjectionError(GameDayError):

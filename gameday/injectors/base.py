@@ -46,7 +46,7 @@ class Param:
         return _TYPE_NAMES.get(self.kind, self.kind.__name__)
 
     def coerce(self, value: Any) -> Any:
-        """Return ``value`` as this parameter's type, or raise ``ValueError`` saying what is expected."""
+        """``value`` as this parameter's type; else ``ValueError`` saying what is expected."""
         out = self._coerce_type(value)
         if self.choices and out not in self.choices:
             allowed = ", ".join(repr(c) for c in self.choices)
@@ -69,9 +69,8 @@ class Param:
         elif self.kind is float:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return float(value)
-        elif self.kind is str:
-            if isinstance(value, str):
-                return value
+        elif self.kind is str and isinstance(value, str):
+            return value
         raise ValueError(f"{self.name}: expected {self.type_name}, got {value!r}")
 
     def json_schema(self) -> dict[str, Any]:
@@ -175,8 +174,8 @@ class Injector(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, ctx: FaultContext) -> Applied:
-        """Apply the fault; raise ``InjectionError`` if it could not be applied (nothing left behind)."""
+        """Apply the fault; ``InjectionError`` if it could not be (and nothing is left behind)."""
 
     @abc.abstractmethod
     def revert(self, applied: Applied) -> Mapping[str, Any]:
-        """Undo ``applied``; harmless when already undone. Returns evidence gathered at revert time."""
+        """Undo ``applied`` (harmless when already undone); return evidence gathered on revert."""

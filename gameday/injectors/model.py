@@ -1,0 +1,65 @@
+"""Faults inside the model server's inference, through the stack's control API.
+
+``model.slow_inference`` delays ``model.predict`` (a slow model, a CPU-starved node);
+``model.inference_errors`` makes a fraction of predictions fail with 500. The model server
+applies them to itself and drops them when their TTL runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from gameday.injectors._control import call, setting
+from gameday.injectors.base import Applied, FaultContext, Injector, Param
+
+_FRACTION = Param("fraction", float, 1.0, minimum=0.0, maximum=1.0,
+                  doc="share of predictions affected")  # fmt: skip
+
+
+class _ServiceFault(Injector):
+    target_kinds: ClassVar[tuple[str, ...]] = ("service",)
+    kind: ClassVar[str]
+
+    def apply(self, ctx: FaultContext) -> Applied:
+        control, service = setting(ctx.target, "control"), setting(ctx.target, "service")
+        body = {
+            "id": ctx.fault_id,
+            "kind": self.kind,
+            "params": dict(ctx.params),
+            "ttl_s": ctx.ttl_s,
+        }
+        answer = call("POST", f"{control}/services/{service}/faults", body)
+        undo = {"control": control, "service": service, "fault": ctx.fault_id}
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo, {"fault": answer})
+
+    def revert(self, applied: Applied) -> Mapping[str, Any]:
+        u = applied.undo
+        gone = call(
+            "DELETE", f"{u['control']}/services/{u['service']}/faults/{u['fault']}", missing_ok=True
+        )
+        return {"effect": gone.get("evidence", {})}
+
+
+class SlowInferenceInjector(_ServiceFault):
+    """Delay every (or a fraction of) ``model.predict`` by ``delay_ms``."""
+
+    name = "model.slow_inference"
+    summary = "inference takes delay_ms longer (slow model, starved CPU)"
+    kind = "slow_inference"
+    params = (
+        Param("delay_ms", float, minimum=1, maximum=60_000, doc="added inference time"),
+        _FRACTION,
+    )
+
+
+class InferenceErrorsInjector(_ServiceFault):
+    """A fraction of predictions fail inside ``model.predict`` (HTTP 500)."""
+
+    name = "model.inference_errors"
+    summary = "a fraction of predictions fail inside the model (HTTP 500)"
+    kind = "error_inference"
+    params = (_FRACTION,)
+
+
+INJECTORS = (SlowInferenceInjector, InferenceErrorsInjector)

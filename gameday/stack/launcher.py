@@ -1,0 +1,349 @@
+"""Start, watch and stop the embedded reference stack, one process per part.
+
+Order: telemetry sink and toxiproxy-compatible server, then the feature store, the proxies
+in front of it, the services that use it, and last Alertmanager and Prometheus (which must
+know every port). Everything binds 127.0.0.1 on ephemeral ports and lives in one working
+folder that is removed on stop. ``Stack.endpoints`` is a valid environment file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gameday import _procs
+from gameday.errors import StackUnavailable
+from gameday.stack import observability
+from gameday.stack.control import ControlApi, ControlServer
+from gameday.stack.model import bootstrap
+from gameday.telemetry import backends
+
+SERVICES = ("feature-store", "model-server", "pipeline", "producer", "drift-monitor")
+PROXIES = {
+    "feature_store": "model-server → feature-store",
+    "feature_store_writes": "pipeline → feature-store",
+}
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """Knobs of the embedded stack (defaults are what the catalogue is tuned for)."""
+
+    entities: int = 2000
+    batch_rows: int = 500
+    batch_interval_s: float = 2.0
+    feature_timeout_s: float = 2.0
+    workdir: Path | None = None
+    keep_workdir: bool = False
+    ready_timeout_s: float = 60.0
+    sink_token: str | None = None
+
+
+@dataclass
+class Stack:
+    """The running reference stack. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    options: StackOptions = field(default_factory=StackOptions)
+    children: dict[str, _procs.Child] = field(default_factory=dict)
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    proxies: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
+    argvs: dict[str, list[str]] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _control: ControlServer | None = None
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> dict[str, Any]:
+        """Start every part and wait until healthy; on failure stop what started and raise."""
+        try:
+            self._start_all()
+            self.wait_healthy(self.options.ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def _start_all(self) -> None:
+        self.workdir = self.options.workdir or Path(tempfile.mkdtemp(prefix="gameday-stack-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self._write_model()
+        self._start_parallel({"telemetry": self._argv_sink(), "toxiproxy": self._argv_toxiproxy()})
+        self._start_parallel({"feature-store": self._argv_feature_store()})
+        self._create_proxies()
+        self._start_parallel(
+            {n: self._argv_service(n) for n in ("model-server", "pipeline", "producer")}
+        )
+        self._start_parallel({"drift-monitor": self._argv_service("drift-monitor")})
+        self._start_observability()
+        self._control = ControlServer(ControlApi(self))
+        control_url = self._control.start()
+        self.endpoints = self._endpoints() | {"control": control_url}
+
+    def _log(self, name: str) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "logs" / f"{name}.log"
+
+    def _start_parallel(self, argvs: dict[str, list[str]]) -> None:
+        env = {"GAMEDAY_SINK_TOKEN": self.options.sink_token} if self.options.sink_token else None
+        self.argvs.update(argvs)
+        spawned = [_procs.spawn(n, a, log_path=self._log(n), env=env) for n, a in argvs.items()]
+        for child in spawned:
+            self.children[child.name] = child
+        for child in spawned:
+            _procs.wait_ready(child, self.options.ready_timeout_s)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.children[name].port}"
+
+    def _write_model(self) -> None:
+        from gameday.stack.drift_monitor import build_reference
+
+        assert self.workdir is not None
+        model, cols = bootstrap()
+        model.save(self.workdir / "model.json")
+        reference = build_reference(cols, model.predict_proba(cols))
+        (self.workdir / "reference.json").write_text(json.dumps(reference))
+
+    def _argv_sink(self) -> list[str]:
+        return _procs.python_module("gameday.telemetry", "--host", "127.0.0.1", "--port", "0")
+
+    def _argv_toxiproxy(self) -> list[str]:
+        return _procs.python_module(
+            "gameday.toxiproxy", "--host", "127.0.0.1", "--port", "0", "--announce"
+        )
+
+    def _common(self) -> list[str]:
+        return ["--otlp", self.url("telemetry")]
+
+    def _argv_feature_store(self) -> list[str]:
+        assert self.workdir is not None
+        return _procs.python_module(
+            "gameday.stack.feature_store",
+            "--db",
+            str(self.workdir / "features.db"),
+            "--entities",
+            str(self.options.entities),
+            *self._common(),
+        )
+
+    def _argv_service(self, name: str) -> list[str]:
+        module = "gameday.stack." + name.replace("-", "_")
+        args = getattr(self, "_args_" + name.replace("-", "_"))()
+        return _procs.python_module(module, *args, *self._common())
+
+    def _args_model_server(self) -> list[str]:
+        assert self.workdir is not None
+        return [
+            "--feature-store",
+            self.proxy_url("feature_store"),
+            "--model",
+            str(self.workdir / "model.json"),
+            "--timeout",
+            str(self.options.feature_timeout_s),
+        ]
+
+    def _args_pipeline(self) -> list[str]:
+        return [
+            "--landing",
+            self._landing(),
+            "--feature-store",
+            self.proxy_url("feature_store_writes"),
+        ]
+
+    def _args_producer(self) -> list[str]:
+        return [
+            "--landing",
+            self._landing(),
+            "--rows",
+            str(self.options.batch_rows),
+            "--entities",
+            str(self.options.entities),
+            "--interval",
+            str(self.options.batch_interval_s),
+        ]
+
+    def _args_drift_monitor(self) -> list[str]:
+        assert self.workdir is not None
+        return [
+            "--feature-store",
+            self.url("feature-store"),
+            "--model-server",
+            self.url("model-server"),
+            "--reference",
+            str(self.workdir / "reference.json"),
+        ]
+
+    def _landing(self) -> str:
+        assert self.workdir is not None
+        return str(self.workdir / "batches" / "landing")
+
+    def proxy_url(self, proxy: str) -> str:
+        """The data-plane address of a toxiproxy proxy of the stack, as a base URL."""
+        return f"http://{self.proxies[proxy]}"
+
+    def _create_proxies(self) -> None:
+        upstream = f"127.0.0.1:{self.children['feature-store'].port}"
+        for name in PROXIES:
+            body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream, "enabled": True}
+            response = requests.post(f"{self.url('toxiproxy')}/proxies", json=body, timeout=5)
+            if response.status_code != 201:
+                raise StackUnavailable(f"toxiproxy: cannot create proxy {name}: {response.text}")
+            self.proxies[name] = response.json()["listen"]
+
+    def _start_observability(self) -> None:
+        assert self.workdir is not None
+        am_config = observability.alertmanager_config(
+            self.url("telemetry"), self.options.sink_token
+        )
+        am = backends.start_alertmanager(
+            am_config, self.workdir / "alertmanager", timeout=self.options.ready_timeout_s
+        )
+        self.children["alertmanager"] = am
+        scrape = {name: f"127.0.0.1:{self.children[name].port}" for name in SERVICES}
+        prom = backends.start_prometheus(
+            self.workdir / "prometheus",
+            rule_files=observability.rule_files(),
+            alertmanager_url=str(am.info["url"]),
+            scrape_configs=observability.scrape_configs(scrape),
+            timeout=self.options.ready_timeout_s,
+        )
+        self.children["prometheus"] = prom
+
+    def _endpoints(self) -> dict[str, Any]:
+        assert self.workdir is not None
+        return {
+            "model_server": self.url("model-server"),
+            "feature_store": self.url("feature-store"),
+            "pipeline": self.url("pipeline"),
+            "producer": self.url("producer"),
+            "drift_monitor": self.url("drift-monitor"),
+            "toxiproxy": self.url("toxiproxy"),
+            "prometheus": str(self.children["prometheus"].info["url"]),
+            "alertmanager": str(self.children["alertmanager"].info["url"]),
+            "traces": self.url("telemetry"),
+            "traces_api": "tempo",
+            "sink": self.url("telemetry"),
+            "landing": str(self.workdir / "batches" / "landing"),
+            "quarantine": str(self.workdir / "batches" / "quarantine"),
+            "allow_hosts": ["127.0.0.1", "localhost"],
+        }
+
+    def wait_healthy(self, timeout: float) -> None:
+        """Until every scrape target is up and spans arrive; else say which part is not."""
+        deadline = time.monotonic() + timeout
+        problem = "not checked"
+        while time.monotonic() < deadline:
+            problem = self._health_problem()
+            if problem is None:
+                return
+            time.sleep(0.25)
+        raise StackUnavailable(f"reference stack not healthy after {timeout:g} s: {problem}")
+
+    def _health_problem(self) -> str | None:
+        for name, child in self.children.items():
+            if not child.alive():
+                return f"{name} exited with code {child.popen.returncode} (log: {child.log_path})"
+        try:
+            targets = requests.get(
+                f"{self.endpoints['prometheus']}/api/v1/targets", timeout=2
+            ).json()
+            stats = requests.get(f"{self.endpoints['sink']}/api/stats", timeout=2).json()
+        except (requests.RequestException, ValueError) as exc:
+            return f"observability not answering: {exc}"
+        active = targets["data"]["activeTargets"]
+        down = [t["labels"].get("service", "?") for t in active if t["health"] != "up"]
+        if down or len(active) < len(SERVICES):
+            return f"scrape targets not up yet: {', '.join(down) or 'none discovered'}"
+        if not stats.get("traces", {}).get("received"):
+            return "no spans received by the trace sink yet"
+        return None
+
+    def stop(self) -> None:
+        """Stop every process started (reverse order), then remove the working folder."""
+        if self._control is not None:
+            self._control.stop()
+            self._control = None
+        with self._lock:
+            for name in reversed(list(self.children)):
+                self.children[name].stop()
+            self.children.clear()
+        if self.workdir and not self.options.keep_workdir and self.options.workdir is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # Process faults on stack services (the control API and the process injectors use these).
+    def service_names(self) -> tuple[str, ...]:
+        return SERVICES
+
+    def describe(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            child = self.children.get(name)
+            return {
+                "pid": child.pid if child else None,
+                "alive": bool(child and child.alive()),
+                "paused": name in self.paused,
+                "url": self.url(name) if child else None,
+            }
+
+    def pause(self, service: str) -> None:
+        """SIGSTOP the service: it holds its connections but answers nothing."""
+        self._signal(service, signal.SIGSTOP)
+        self.paused.add(service)
+
+    def resume(self, service: str) -> None:
+        self._signal(service, signal.SIGCONT)
+        self.paused.discard(service)
+
+    def kill(self, service: str) -> None:
+        """SIGKILL the service (no chance to clean up), as a crash would."""
+        with self._lock:
+            child = self._child(service)
+            with contextlib.suppress(ProcessLookupError):
+                child.popen.send_signal(signal.SIGCONT)
+                child.popen.kill()
+            child.popen.wait(10)
+            self.paused.discard(service)
+
+    def restart(self, service: str) -> None:
+        """Start a killed (or stopped) service again on the same port; no-op if alive."""
+        with self._lock:
+            child = self._child(service)
+            if child.alive():
+                return
+            argv = [*self.argvs[service], "--port", str(child.port)]
+            env = (
+                {"GAMEDAY_SINK_TOKEN": self.options.sink_token} if self.options.sink_token else None
+            )
+            fresh = _procs.spawn(service, argv, log_path=self._log(service), env=env)
+            self.children[service] = _procs.wait_ready(fresh, self.options.ready_timeout_s)
+
+    def _child(self, service: str) -> _procs.Child:
+        child = self.children.get(service)
+        if child is None or service not in SERVICES:
+            raise StackUnavailable(
+                f"unknown stack service {service!r}; known: {', '.join(SERVICES)}"
+            )
+        return child
+
+    def _signal(self, service: str, sig: signal.Signals) -> None:
+        with self._lock:
+            child = self._child(service)
+            with contextlib.suppress(ProcessLookupError):
+                child.popen.send_signal(sig)

@@ -1,0 +1,155 @@
+"""The running reference stack: predictions, joined telemetry, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import requests
+
+from gameday.stack.launcher import Stack
+from gameday.telemetry.traces import TempoClient
+from gameday.testing import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _traceparent() -> tuple[str, str]:
+    trace_id = os.urandom(16).hex()
+    return trace_id, f"00-{trace_id}-{os.urandom(8).hex()}-01"
+
+
+def test_predict_returns_a_score_and_one_trace_spans_both_services(stack: Stack) -> None:
+    trace_id, header = _traceparent()
+    response = requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        json={"entity_id": "e00042"},
+        headers={"traceparent": header},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"entity_id", "score", "label", "model_version"}
+    assert 0.0 <= body["score"] <= 1.0
+    assert body["label"] in {"fraud", "legit"}
+
+    client = TempoClient(stack.endpoints["traces"])
+    trace = wait_until(lambda: _complete(client, trace_id), 10, "trace with spans of both services")
+    assert len(trace.spans) >= 3
+    names = {(s.service, s.name) for s in trace.spans}
+    assert ("model-server", "feature_store.get") in names
+    assert ("feature-store", "GET /features/{entity_id}") in names
+    root = next(s for s in trace.spans if s.name == "POST /predict")
+    assert root.parent_id is not None  # it continues the caller's span from traceparent
+
+
+def _complete(client: TempoClient, trace_id: str):  # type: ignore[no-untyped-def]
+    trace = client.get_trace(trace_id)
+    return trace if trace and {"model-server", "feature-store"} <= trace.services() else None
+
+
+def test_log_lines_carry_the_trace_id_of_their_request(stack: Stack) -> None:
+    trace_id, header = _traceparent()
+    requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        json={"entity_id": "e00007"},
+        headers={"traceparent": header},
+        timeout=5,
+    )
+
+    def logged() -> list[dict[str, object]]:
+        lines = []
+        for service in ("model-server", "feature-store"):
+            log = stack.children[service].log_path
+            assert log is not None
+            lines += [json.loads(x) for x in log.read_text().splitlines() if trace_id in x]
+        return lines
+
+    lines = wait_until(logged, 5, "log lines with the request's trace id")
+    assert {line["service"] for line in lines} == {"model-server", "feature-store"}
+    assert all(line["trace_id"] == trace_id and len(str(line["span_id"])) == 16 for line in lines)
+
+
+def test_latency_histogram_carries_trace_ids_as_exemplars(stack: Stack) -> None:
+    trace_id, header = _traceparent()
+    requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        json={"entity_id": "e00001"},
+        headers={"traceparent": header},
+        timeout=5,
+    )
+    text = requests.get(
+        f"{stack.endpoints['model_server']}/metrics",
+        timeout=5,
+        headers={"Accept": "application/openmetrics-text"},
+    ).text
+    assert f'# {{trace_id="{trace_id}"}}' in text
+
+
+def test_malformed_json_gets_400_with_a_message(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]
+    wrong_shape = requests.post(
+        f"{stack.endpoints['model_server']}/predict", json=[1, 2], timeout=5
+    )
+    assert wrong_shape.status_code == 400
+    assert "entity_id" in wrong_shape.json()["error"]
+
+
+def test_unknown_entity_gets_404(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        json={"entity_id": "no-such-entity"},
+        timeout=5,
+    )
+    assert response.status_code == 404
+    assert "no-such-entity" in response.json()["error"]
+
+
+def test_garbage_to_the_otlp_sink_gets_400_and_the_sink_keeps_serving(stack: Stack) -> None:
+    sink = stack.endpoints["traces"]
+    for content_type in ("application/x-protobuf", "application/json"):
+        response = requests.post(
+            f"{sink}/v1/traces",
+            data=b"\x00\xffgarbage{",
+            headers={"Content-Type": content_type},
+            timeout=5,
+        )
+        assert response.status_code == 400
+    trace_id, header = _traceparent()
+    requests.post(
+        f"{stack.endpoints['model_server']}/predict",
+        json={"entity_id": "e00003"},
+        headers={"traceparent": header},
+        timeout=5,
+    )
+    client = TempoClient(sink)
+    wait_until(lambda: client.get_trace(trace_id), 10, "a trace stored after the garbage")
+
+
+def test_every_service_is_alive_and_ready(stack: Stack) -> None:
+    for key in ("model_server", "feature_store", "pipeline", "producer", "drift_monitor"):
+        assert requests.get(f"{stack.endpoints[key]}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{stack.endpoints[key]}/readyz", timeout=5).status_code == 200
+
+
+def test_batches_flow_from_producer_through_pipeline_to_the_store(stack: Stack) -> None:
+    pipeline = stack.endpoints["pipeline"]
+    stored = wait_until(
+        lambda: requests.get(f"{pipeline}/internal/stored", timeout=5).json()["batches"],
+        15,
+        "a stored batch",
+    )
+    batches = requests.get(
+        f"{stack.endpoints['feature_store']}/internal/batches",
+        params={"ids": stored[-1]},
+        timeout=5,
+    ).json()["batches"]
+    assert batches[stored[-1]]["written"] == 500
