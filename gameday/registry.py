@@ -32,6 +32,7 @@ INJECTOR_MODULES = (
     "gameday.injectors.network",
     "gameday.injectors.data",
     "gameday.injectors.process",
+    "gameday.injectors.model",
 )
 VERIFIER_MODULES = tuple(
     f"gameday.verifiers.{name}"

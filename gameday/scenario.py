@@ -103,6 +103,11 @@ class Timeline(FileModel):
     fault: PositiveDuration = 60.0
     recovery: Duration = 40.0
     adaptive: StrictBool = True
+    silent_window: PositiveDuration | None = Field(
+        default=None,
+        description="with adaptive phases: how long silent alerts are watched under the fault "
+        "before the fault phase may end early (default: the whole fault phase)",
+    )
 
     @property
     def total(self) -> float:

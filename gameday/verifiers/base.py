@@ -80,6 +80,12 @@ class Verifier(abc.ABC):
     def check(self, expectation: Expectation, run: Any) -> Check:
         """Return the check for ``expectation`` given the ``run`` record; never pass by default."""
 
+    def done(self, expectation: Expectation, run: Any, phase: str) -> bool:
+        """With adaptive phases: may ``phase`` (``fault`` or ``recovery``) end now, as far as
+        this check is concerned? Called while the phase runs. The default, ``False``, keeps
+        the phase to its configured length: a verifier must opt in to ending early."""
+        return False
+
 
 def verify(verifier: Verifier, expectation: Expectation, run: Any) -> Check:
     """Call ``verifier.check``; an exception or a non-Check answer becomes an undecided check.

@@ -1,0 +1,47 @@
+"""The ``slo`` expectation: error rate and p95 latency of one phase, from the load records."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from gameday.expectations import Expectation, SloExpectation
+from gameday.record import RunRecord
+from gameday.verifiers.base import Check, Verifier
+
+KIND = "slo"
+
+
+class SloVerifier(Verifier):
+    """Decides ``slo`` expectations over the requests that started in the named phase."""
+
+    kind: ClassVar[str] = KIND
+    spec: ClassVar[type[Expectation]] = SloExpectation
+    summary: ClassVar[str] = "error rate and/or p95 of a phase stay under their bounds"
+
+    def check(self, expectation: Expectation, run: RunRecord) -> Check:
+        assert isinstance(expectation, SloExpectation)
+        stats = run.stats(expectation.phase)
+        if stats.requests == 0:
+            detail = f"no request was made in {expectation.phase}: nothing to measure"
+            return Check.undecided(KIND, expectation.title, detail)
+        problems, figures = [], []
+        if expectation.error_rate_below is not None:
+            figures.append(
+                f"error rate {stats.error_rate:.2%} (bound {expectation.error_rate_below:.2%})"
+            )
+            if stats.error_rate >= expectation.error_rate_below:
+                problems.append("error rate")
+        if expectation.p95_below_ms is not None and stats.p95_ms is not None:
+            figures.append(f"p95 {stats.p95_ms:.0f} ms (bound {expectation.p95_below_ms:g} ms)")
+            if stats.p95_ms >= expectation.p95_below_ms:
+                problems.append("p95")
+        verdict = f"over bound: {', '.join(problems)}" if problems else "within bounds"
+        detail = f"{expectation.phase}: {stats.requests} requests, {'; '.join(figures)}: {verdict}"
+        return Check(KIND, expectation.title, not problems, detail, stats.to_json())
+
+    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
+        """Measured over the phase as it ran: never a reason to keep a phase going."""
+        return True
+
+
+VERIFIERS = (SloVerifier,)

@@ -1,0 +1,234 @@
+"""``gameday run`` end to end on the real stack: verdicts, exit codes, evidence, adaptivity.
+
+Each run attaches to the session's stack through its endpoints file (``--env``), exactly as a
+user attaches to a stack started with ``gameday stack up``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from gameday.stack.launcher import Stack
+from gameday.telemetry.prometheus import PrometheusClient
+from gameday.testing import wait_firing, wait_resolved
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+TEST_SCENARIOS = ROOT / "tests" / "scenarios"
+
+
+def _results(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _checks(result: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {c["name"]: c for c in result["checks"]}
+
+
+def test_feature_store_latency_passes_with_detection_time(
+    gameday_cli, endpoints_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.json"
+    proc = gameday_cli(
+        "run",
+        str(SCENARIOS / "feature-store-latency.yaml"),
+        "--env",
+        str(endpoints_file),
+        "--json",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())  # one scenario: the file is one JSON object
+    assert result["verdict"] == "pass"
+    assert set(result) >= {"scenario", "verdict", "started_at", "faults", "checks", "load"}
+    fault = result["faults"][0]
+    assert fault["injector"] == "network.latency" and fault["target"] == "feature-store"
+    assert fault["applied_at"] < fault["reverted_at"]
+    alert = next(
+        c for c in result["checks"] if c["kind"] == "alert" and "fires within" in c["name"]
+    )
+    assert 0 < alert["detected_after_s"] <= 30
+    assert alert["evidence"]["receiver"] == "ml-oncall"
+    assert set(result["load"]) >= {"requests", "failures", "p50_ms", "p95_ms"}
+
+
+def test_wrong_expectations_fail_each_with_its_reason(
+    gameday_cli, endpoints_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.json"
+    proc = gameday_cli(
+        "run",
+        str(TEST_SCENARIOS / "mutants.yaml"),
+        "--env",
+        str(endpoints_file),
+        "--json",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["verdict"] == "fail"
+    checks = _checks(result)
+    assert not any(c["passed"] for c in checks.values())
+    wrong = checks["FeaturesStale fires within 15 s"]
+    assert "did not fire within 15 s" in wrong["detail"]
+    tight = checks["ModelLatencyHigh fires within 2 s"]
+    assert (
+        "fired too late" in tight["detail"] and "cannot be met even in principle" in tight["detail"]
+    )
+    culprit = next(c for c in checks.values() if c["kind"] == "root_cause")
+    assert (
+        "blame feature-store/" in culprit["detail"] or "blame feature-store " in culprit["detail"]
+    )
+    assert "pipeline in 0%" in culprit["detail"]
+    loud = checks["ModelLatencyHigh stays silent"]
+    assert "fired at +" in loud["detail"] and "must stay silent" in loud["detail"]
+    route = checks["ModelLatencyHigh fires within 30 s, notifying data-oncall"]
+    assert "routed to ml-oncall, not data-oncall" in route["detail"]
+
+
+def test_slow_inference_blames_the_model_server(
+    gameday_cli, endpoints_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.json"
+    proc = gameday_cli(
+        "run",
+        str(TEST_SCENARIOS / "model-slow-inference.yaml"),
+        "--env",
+        str(endpoints_file),
+        "--json",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check = next(c for c in json.loads(out.read_text())["checks"] if c["kind"] == "root_cause")
+    assert check["evidence"]["fault"]["services"]["model-server"] >= 0.9
+
+
+def test_adaptive_phases_end_long_windows_early(
+    gameday_cli, endpoints_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.json"
+    proc = gameday_cli(
+        "run",
+        str(TEST_SCENARIOS / "adaptive-latency.yaml"),
+        "--env",
+        str(endpoints_file),
+        "--json",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    configured = 10 + 120 + 60
+    assert result["duration_s"] < 0.4 * configured, result["phases"]
+    assert "every fault check decided" in proc.stderr
+
+
+def test_control_run_passes_when_nothing_fires(
+    gameday_cli, endpoints_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.json"
+    proc = gameday_cli(
+        "run",
+        str(SCENARIOS / "control.yaml"),
+        "--env",
+        str(endpoints_file),
+        "--json",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(c["passed"] for c in json.loads(out.read_text())["checks"])
+
+
+def test_control_run_fails_when_an_alert_fires(
+    stack: Stack, endpoints_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gameday",
+            "run",
+            str(TEST_SCENARIOS / "control-short.yaml"),
+            "--env",
+            str(endpoints_file),
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # provoke once the baseline is over (bounded by the run itself)
+            seen.append(line)
+            if "fault: up to" in line:
+                break
+        landing = Path(stack.endpoints["landing"])
+        (landing / "zz-garbage.csv").write_bytes(b"this is not,a batch\n\x00\x01\n")
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stdout += "".join(seen) + (stderr or "")
+    assert proc.returncode == 1, stdout
+    checks = _checks(json.loads(out.read_text()))
+    assert not checks["BatchValidationFailed stays silent"]["passed"]
+    assert checks["ServiceDown stays silent"]["passed"]
+    wait_resolved(PrometheusClient(stack.endpoints["prometheus"]), "BatchValidationFailed", 60)
+
+
+def test_broken_baseline_aborts_with_exit_3_and_injects_nothing(
+    stack: Stack,
+    gameday_cli,
+    endpoints_file: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    prometheus = PrometheusClient(stack.endpoints["prometheus"])
+    stack.pause("drift-monitor")
+    try:
+        wait_firing(prometheus, "ServiceDown", 30, service="drift-monitor")
+        out = tmp_path / "out.json"
+        proc = gameday_cli(
+            "run",
+            str(SCENARIOS / "feature-store-latency.yaml"),
+            "--env",
+            str(endpoints_file),
+            "--json",
+            str(out),
+            "--settle",
+            "3",
+            "--workdir",
+            str(tmp_path),
+        )
+        proxies = requests.get(f"{stack.endpoints['toxiproxy']}/proxies", timeout=5).json()
+    finally:
+        stack.resume("drift-monitor")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["verdict"] == "aborted"
+    assert "ServiceDown" in result["reason"] and "nothing was injected" in result["reason"]
+    assert result["faults"][0]["applied_at"] is None
+    assert all(p["toxics"] == [] for p in proxies.values())
+    wait_resolved(prometheus, "ServiceDown", 60)
