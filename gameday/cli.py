@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -127,9 +128,11 @@ def _schema(_: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gameday import results, session
+    from gameday import metrics, results, session
     from gameday.catalogue import filter_by_tag
     from gameday.console import Console
+    from gameday.interrupts import interrupted, interruptible
+    from gameday.journal import Journal
     from gameday.runner import run_scenario
 
     scenarios, _ = _load(args.paths, args.env)
@@ -142,22 +145,66 @@ def _run(args: argparse.Namespace) -> int:
         )
     console = Console(quiet=args.quiet)
     done: list[results.ScenarioResult] = []
+    outputs = _outputs(args)
     workdir = Path(args.workdir) if args.workdir else Path(".gameday") / "runs"
     try:
-        with session.environment(args.env, console.event) as environment:
+        with (
+            interruptible(),
+            session.environment(args.env, console.event) as environment,
+            metrics.exporting(args.metrics_listen, environment.metrics_sd_dir, console.event),
+        ):
             for scenario in scenarios:
                 run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"  # type: ignore[attr-defined]
                 result = run_scenario(
-                    scenario, environment, console, run_dir, settle_s=args.settle  # type: ignore[arg-type]
+                    scenario, environment, console, run_dir, settle_s=args.settle,  # type: ignore[arg-type]
+                    journal=Journal(args.journal), ttl_margin_s=args.ttl_margin,
                 )
                 done.append(result)
                 console.close()
                 print(results.summary(result), flush=True)
                 if args.json:
                     results.write_json(args.json, done)
+                outputs.add(result)  # while the stack is up: the HTML report reads from it
+                if interrupted():  # Ctrl-C or SIGTERM stops the batch, not only this scenario
+                    break
     finally:
         console.close()
     return results.exit_code(done)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from gameday.environment import load_environment
+    from gameday.journal import Journal
+    from gameday.recover import recover, report
+
+    allow_hosts = load_environment(args.env).allow_hosts if args.env else None
+    outcomes = recover(Journal(args.journal), allow_hosts)
+    report(outcomes, as_json=args.json)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ABORTED
+
+
+def _outputs(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from gameday.report import Outputs
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    history = None if args.no_history else Path(args.history)
+    return Outputs(path(args.report), path(args.junit), path(args.markdown), history)
+
+
+def _history(args: argparse.Namespace) -> int:
+    from gameday import history
+
+    if not Path(args.db).exists():
+        raise ScenarioError(f"no history file at {args.db} (gameday run --history FILE writes one)")
+    with history.History(args.db) as db:
+        runs = db.runs(args.scenario)
+    if args.json:
+        print(json.dumps(history.to_json(runs), indent=2))
+    else:
+        print(history.render_text(runs, limit=args.limit))
+    return EXIT_OK
 
 
 def _toxiproxy_server(args: argparse.Namespace) -> int:
@@ -166,7 +213,7 @@ def _toxiproxy_server(args: argparse.Namespace) -> int:
     return toxiproxy_main(["--host", args.host, "--port", str(args.port)])
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a flat table of options
     """The ``gameday`` argument parser with every subcommand."""
     parser = _ArgumentParser(prog="gameday", description=__doc__.splitlines()[0] if __doc__ else "")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -180,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output, only the verdicts")
     run.add_argument("--settle", type=float, default=60.0, metavar="SECONDS",
                      help="longest wait for no alert firing before a baseline (default 60)")
+    run.add_argument("--journal", metavar="DIR", default=".gameday/journal",
+                     help="undo journal folder (default .gameday/journal)")
+    run.add_argument("--ttl-margin", type=_positive, default=30.0, metavar="SECONDS",
+                     help="a fault's TTL is its window plus this (default 30)")
+    run.add_argument("--report", metavar="DIR",
+                     help="write an HTML report per scenario, and index.html, into DIR")
+    run.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per check)")
+    run.add_argument("--markdown", metavar="FILE",
+                     help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    run.add_argument("--history", metavar="FILE", default=".gameday/history.sqlite",
+                     help="append every run to this SQLite file (default .gameday/history.sqlite)")
+    run.add_argument("--no-history", action="store_true", help="do not record the runs")
+    run.add_argument("--metrics-listen", metavar="HOST:PORT",
+                     help="serve gameday's own metrics (faults, phase, verdicts) for Prometheus "
+                          "here (HOST default 127.0.0.1; on by itself for the embedded stack)")
     run.set_defaults(handler=_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running anything")
@@ -206,10 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--keep", action="store_true", help="do not delete the working folder on stop")
     up.set_defaults(handler=_stack_up)
 
+    rec = sub.add_parser("recover", help="revert every fault a crashed or killed run left behind")
+    rec.add_argument("--env", metavar="FILE", help="its allow_hosts bound where reverts go")
+    rec.add_argument("--journal", metavar="DIR", default=".gameday/journal",
+                     help="undo journal folder (default .gameday/journal)")
+    rec.add_argument("--json", action="store_true", help="print a JSON summary")
+    rec.set_defaults(handler=_recover)
+
+    hist = sub.add_parser("history", help="past runs: verdicts, detection times, regressions")
+    hist.add_argument("--db", metavar="FILE", default=".gameday/history.sqlite",
+                      help="the history file (default .gameday/history.sqlite)")
+    hist.add_argument("--scenario", metavar="NAME", help="only this scenario")
+    hist.add_argument("--json", action="store_true", help="as JSON")
+    hist.add_argument("--limit", type=int, default=20, metavar="N",
+                      help="runs shown per scenario (default 20; all are analysed)")
+    hist.set_defaults(handler=_history)
+
     tp = sub.add_parser("toxiproxy-server", help="run the embedded toxiproxy-compatible server")
     tp.add_argument("--host", default="127.0.0.1")
     tp.add_argument("--port", type=int, default=8474)
     tp.set_defaults(handler=_toxiproxy_server)
+
+    from gameday.drill.command import add_parser as add_drill  # light: no runner imported
+
+    add_drill(sub)
     return parser
 
 
@@ -230,8 +312,28 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    # A bug: faults were reverted on the way out; exit 1 would read as "a verdict failed".
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        print("aborted: internal error (traceback above)", file=sys.stderr)
+        return EXIT_ABORTED
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
-    sys.exit(run(argv))
+    """Console-script entry point. Everything printed goes through secret redaction."""
+    from gameday.redaction import RedactingStream
+
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        code = run(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    sys.exit(code)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value

@@ -32,6 +32,7 @@ from pydantic import (
 
 from gameday.errors import ScenarioError
 from gameday.injectors.base import Target
+from gameday.redaction import register_secrets_in
 from gameday.yamlsafe import Document, FileModel, KeyPath, did_you_mean, load_file
 
 DEFAULT_ALLOW_HOSTS = ("127.0.0.1", "localhost")
@@ -41,6 +42,10 @@ STACK_SERVICES = (
 )  # fmt: skip
 _STACK_PROXIES = {"feature-store": "feature_store", "feature-store-writes": "feature_store_writes"}
 _STACK_FEEDS = ("upstream", "labels", "training-data")
+_URL_KEYS = (
+    "model_server", "prometheus", "alertmanager", "traces", "feature_store", "pipeline",
+    "producer", "control", "drift_monitor", "label_feed", "trainer", "sink",
+)  # fmt: skip
 _TARGET_KEYS = ("proxy", "toxiproxy", "batch_dir", "producer", "service")
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
 _MASK = "***"
@@ -123,6 +128,8 @@ class Environment(FileModel):
     ``targets`` is None when the file has none: the reference stack's targets apply then.
     ``sink`` (gameday's telemetry sink) defaults to ``traces``; ``control`` is the stack's
     control API (process faults); ``landing`` / ``quarantine`` are the stack's batch folders.
+    ``metrics_sd_dir``: a folder a Prometheus ``file_sd_configs`` job globs; a run writes
+    its own metrics endpoint there (:mod:`gameday.metrics`).
     """
 
     model_server: Url | None = None
@@ -139,10 +146,13 @@ class Environment(FileModel):
     producer: Url | None = None
     control: Url | None = None
     drift_monitor: Url | None = None
+    label_feed: Url | None = None
+    trainer: Url | None = None
     sink: Url | None = None
     sink_token: SecretStr | None = None
     landing: Text | None = None
     quarantine: Text | None = None
+    metrics_sd_dir: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -213,8 +223,11 @@ class Environment(FileModel):
         out = []
         if name in _STACK_PROXIES:
             out.append(self._proxy(name, _STACK_PROXIES[name], self.toxiproxy, {}))
-        if name in _STACK_FEEDS:
+        if name == "upstream":
             out.append(Target(name, "batch_source", {"producer": self.producer, "feed": name}))
+        elif name in _STACK_FEEDS:  # ground truth and training data come from the label feed
+            settings = {"control": self.control, "service": "label-feed", "feed": name}
+            out.append(Target(name, "batch_source", settings))
         if name in STACK_SERVICES:
             out.append(self._service(name, name, {}))
         return out
@@ -242,8 +255,7 @@ class Environment(FileModel):
 
     def hosts(self) -> Iterator[tuple[KeyPath, str]]:
         """Every ``(key path, host)`` the file points at; the allowlist checks each one."""
-        for key in ("model_server", "prometheus", "alertmanager", "traces", "feature_store",
-                    "pipeline", "producer", "control", "drift_monitor", "sink"):  # fmt: skip
+        for key in _URL_KEYS:
             yield from _url_hosts((key,), getattr(self, key))
         for i, url in enumerate(self.toxiproxy):
             yield from _url_hosts(("toxiproxy", i), url)
@@ -339,6 +351,7 @@ def environment_from_document(doc: Document) -> Environment:
         return Environment().located(doc.location())
     if not isinstance(doc.data, dict):
         raise doc.error("an environment file is a mapping of keys like toxiproxy: URL")
+    register_secrets_in(doc.data)  # masked in everything gameday prints from now on
     env = doc.validate(Environment)
     for at, host in env.hosts():
         if not env.allows(host):

@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM during a game day: stop the run, but never stop a revert.
 
-Inside :func:`interruptible`, the first SIGINT or SIGTERM raises :class:`Interrupted` in the
+Inside :func:`interruptible`, the first SIGINT, SIGTERM or SIGHUP raises :class:`Interrupted` in the
 main thread, so the runner unwinds through its reverts. While a :func:`shielded` block runs
 (reverting faults), signals are only noted: a second Ctrl-C never abandons a revert; the
 interruption is raised once the shield is left.
@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from types import FrameType
 
 from gameday.errors import Aborted
+
+# SIGHUP too: a closed terminal or a dropped SSH session must revert, not just die.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(Aborted):
@@ -42,8 +45,8 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into :class:`Interrupted` for the duration of the block."""
-    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Turn SIGINT/SIGTERM/SIGHUP into :class:`Interrupted` for the duration of the block."""
+    previous = {sig: signal.signal(sig, _handler) for sig in SIGNALS}
     _State.pending, _State.raised = None, False
     try:
         yield

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameday.alertwatch import AlertmanagerLog
 from gameday.environment import Environment
 from gameday.injectors.base import Applied
 from gameday.load import LoadStats, Record, summarize
@@ -75,6 +76,8 @@ class RunRecord:
     requests: list[Record] = field(default_factory=list)
     aborted: str | None = None
     finished_at: float | None = None
+    # Alertmanager's view, polled during the run (alert evidence when no webhook reaches gameday)
+    alertmanager_seen: AlertmanagerLog = field(default_factory=AlertmanagerLog)
 
     def phase(self, name: str) -> Phase | None:
         return self.phases.get(name)

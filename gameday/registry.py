@@ -43,6 +43,10 @@ RESERVED_INJECTORS = frozenset(
     [f"network.{n}" for n in ("latency", "down", "timeout", "reset_peer", "bandwidth")]
     + [f"network.{n}" for n in ("slow_close", "slicer", "limit_data")]
     + [f"data.{n}" for n in ("corrupt_batch", "null_column", "drift", "stale")]
+    + [f"data.{n}" for n in ("unit_change", "type_change", "duplicate_batch", "empty_batch")]
+    + [f"data.{n}" for n in ("label_flip", "concept_drift", "label_delay")]
+    + ["data.corrupt_training_batch"]
+    + ["model.slow_inference", "model.inference_errors"]
     + ["process.pause", "process.kill"]
 )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.record import RunRecord
+from gameday.redaction import redact
 from gameday.scenario import Scenario
 from gameday.verifiers.base import Check
 
@@ -64,7 +65,7 @@ class ScenarioResult:
             out["file"] = str(self.scenario.source)
         if rec.aborted:
             out["reason"] = rec.aborted
-        return out
+        return redact(out)  # evidence may hold URLs with passwords; reports build on this
 
 
 def exit_code(results: Iterable[ScenarioResult]) -> int:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gameday import registry
+from gameday import live, registry
 from gameday.console import Console
 from gameday.environment import Environment, host_of
 from gameday.errors import Aborted, InjectionError, ScenarioError, StackUnavailable
 from gameday.expectations import Expectation
 from gameday.guards import breach
-from gameday.injectors.base import FaultContext, Injector, validate_params
+from gameday.injectors.base import FaultContext, Injector
 from gameday.interrupts import interruptible, shielded
+from gameday.journal import Journal, UndoLog
 from gameday.load import Load, summarize
 from gameday.observe import Observability
 from gameday.record import FaultRecord, Phase, RunRecord
@@ -51,6 +52,9 @@ class _Run:
     load: Load | None = None
     injectors: dict[int, Injector] = field(default_factory=dict)
     _last_decide: float = 0.0
+    undo: UndoLog | None = None
+    ttl_margin_s: float = TTL_MARGIN_S
+    fault_until: Callable[[RunRecord], bool] | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -64,14 +68,26 @@ def run_scenario(
     workdir: Path,
     *,
     settle_s: float = SETTLE_TIMEOUT_S,
+    journal: Journal | None = None,
+    ttl_margin_s: float = TTL_MARGIN_S,
+    fault_until: Callable[[RunRecord], bool] | None = None,
 ) -> ScenarioResult:
     """Run one scenario against ``environment`` and return its verdict with the evidence.
 
     ``settle_s`` bounds the wait for a quiet stack (no alert firing) before the baseline.
+    Every fault is written to the undo ``journal`` (default ``.gameday/journal``) before it
+    is applied, and carries a TTL of its window plus ``ttl_margin_s``.
+    ``fault_until`` (used by ``gameday drill``) replaces the adaptive end of the fault phase:
+    called every tick with the live record, the phase ends once it returns true (never later
+    than configured).
     """
     observe = Observability(environment)
     record = RunRecord(scenario, environment, observe)
-    run = _Run(record, console, workdir, _verifiers(scenario), settle_s=settle_s)
+    undo = UndoLog(journal or Journal(), environment, console.event)
+    run = _Run(record, console, workdir, _verifiers(scenario), settle_s=settle_s, undo=undo,
+               ttl_margin_s=ttl_margin_s)  # fmt: skip
+    run.fault_until = fault_until
+    undo.warn_leftovers()
     console.event(f"== {scenario.name}: {scenario.summary}")
     try:
         with interruptible():
@@ -85,7 +101,9 @@ def run_scenario(
     record.finished_at = time.time()
     reached = "fault" in record.phases and not (record.aborted and record.fault_start is None)
     checks = _verify(run) if reached else []
-    return ScenarioResult(scenario, record, checks)
+    result = ScenarioResult(scenario, record, checks)
+    live.finish(result)
+    return result
 
 
 def _verifiers(scenario: Scenario) -> list[tuple[Verifier, Expectation]]:
@@ -97,8 +115,7 @@ def _timeline(run: _Run) -> None:
     _prepare_faults(run)
     with contextlib.ExitStack() as cleanup:
         _start_load(run, cleanup)
-        _settle(run)
-        _baseline(run)
+        _steady_state(run)
         cleanup.callback(_revert_all, run)
         _fault(run)
         _revert_all(run)
@@ -115,6 +132,10 @@ def _prepare_faults(run: _Run) -> None:
         _check_allowed(env, target.settings)
         run.injectors[i] = injector
         run.record.faults.append(FaultRecord(i, fault, f"{run.scenario.name}-{i}-{nonce}"))
+    assert run.undo is not None
+    for fr in run.record.faults:  # only once every target passed the allowlist
+        injector = run.injectors[fr.index]
+        run.undo.prepare(fr.fault_id, injector, env.resolve(fr.fault.target, injector))
 
 
 def _check_allowed(env: Environment, settings: object) -> None:
@@ -154,6 +175,7 @@ def _start_load(run: _Run, cleanup: contextlib.ExitStack) -> None:
         run.workdir / "load",
         locustfile=spec.locustfile,
         workers=workers or 0,
+        master=spec.master or env.load.master,
     )
     run.load.start()
     run.record.requests = run.load.records
@@ -161,9 +183,26 @@ def _start_load(run: _Run, cleanup: contextlib.ExitStack) -> None:
     run.console.event(f"load: {spec.users} users against {host}")
 
 
-def _settle(run: _Run) -> None:
-    """Wait (bounded) until no alert fires, e.g. while a previous scenario's alerts resolve."""
+def _steady_state(run: _Run) -> None:
+    """Settle, then a whole baseline with no alert firing; or abort with nothing injected.
+
+    An alert that fires during the baseline sends the run back to settling, within the same
+    settle budget: a burn-rate alert can flap for a while after a previous scenario's outage
+    (its short window still holds those errors), and a batch should wait that out, not fail.
+    A stack that cannot hold a quiet baseline within the budget breaks the steady state.
+    """
     deadline = time.monotonic() + run.settle_s
+    while disturbed := _baseline(run, deadline):
+        if time.monotonic() > deadline:
+            raise Aborted(
+                f"steady state broken in baseline: {', '.join(disturbed)} firing; "
+                "nothing was injected"
+            )
+        run.console.event(f"baseline disturbed: {', '.join(disturbed)} fired; settling again")
+
+
+def _settle(run: _Run, deadline: float) -> None:
+    """Wait (bounded) until no alert fires, e.g. while a previous scenario's alerts resolve."""
     while firing := _firing(run):
         if time.monotonic() > deadline:
             raise Aborted(
@@ -185,16 +224,20 @@ def _recent(run: _Run, seconds: float = 5.0) -> object:
     return summarize(run.record.requests, time.time() - seconds)
 
 
-def _baseline(run: _Run) -> None:
-    """The steady-state hypothesis must hold for the whole baseline, or nothing is injected."""
+def _baseline(run: _Run, deadline: float) -> list[str]:
+    """One baseline after settling: the alerts that fired during it (empty: steady state held).
+
+    Raises Aborted when the load fails: no request, or an error rate over the bound.
+    """
+    _settle(run, deadline)
     phase = _begin(run, "baseline", run.scenario.timeline.baseline)
     while (left := phase.planned_s - phase.elapsed()) > 0:
-        firing = _firing(run)
-        if firing:
-            raise Aborted(
-                f"steady state broken in baseline: {', '.join(firing)} firing; nothing was injected"
-            )
+        if firing := _firing(run):
+            _end(phase)
+            return firing
+        live.tick(run.record)
         run.console.status("baseline", left, _recent(run), firing)
+        _watch_guards(run, "baseline")
         _sleep(min(1.0, left))
     _end(phase)
     stats = run.record.stats("baseline")
@@ -205,6 +248,7 @@ def _baseline(run: _Run) -> None:
             f"steady state broken in baseline: error rate {stats.error_rate:.1%} "
             f"over {STEADY_ERROR_RATE:.0%}; nothing was injected"
         )
+    return []
 
 
 def _begin(run: _Run, name: str, planned: float) -> Phase:
@@ -225,12 +269,22 @@ def _fault(run: _Run) -> None:
         _apply_due(run, elapsed)
         _revert_due(run, elapsed)
         _watch_guards(run)
-        if _decided(run, "fault", elapsed):
-            run.console.event(f"fault: every fault check decided after {elapsed:.1f} s")
+        if _fault_over(run, elapsed):
             break
         _status(run, "fault", phase.planned_s - elapsed)
         _sleep(TICK_S)
     _end(phase)
+
+
+def _fault_over(run: _Run, elapsed: float) -> bool:
+    """Whether the fault phase may end now: the caller's ``fault_until`` says so, or else
+    (adaptive phases) every check is done with the fault."""
+    if run.fault_until is not None:
+        return run.fault_until(run.record)
+    if _decided(run, "fault", elapsed):
+        run.console.event(f"fault: every fault check decided after {elapsed:.1f} s")
+        return True
+    return False
 
 
 def _apply_due(run: _Run, elapsed: float) -> None:
@@ -245,16 +299,21 @@ def _apply(run: _Run, fr: FaultRecord) -> None:
     ctx = FaultContext(
         fr.fault_id,
         run.record.environment.resolve(fault.target, injector),
-        validate_params(injector.params, fault.params),
-        window + TTL_MARGIN_S,
+        injector.validated(fault.params),
+        window + run.ttl_margin_s,
         run.scenario.fault_seed(fr.index),
     )
-    try:
-        fr.applied = injector.apply(ctx)
-    except InjectionError as exc:
-        fr.error = f"apply failed: {exc}"
-        raise
-    fr.applied_at = time.time()
+    assert run.undo is not None
+    with shielded():  # a Ctrl-C mid-apply waits until the fault is on record, then reverts it
+        run.undo.intend(injector, ctx)  # durable before anything is touched
+        try:
+            fr.applied = injector.apply(ctx)
+        except Exception as exc:
+            fr.error = f"apply failed: {exc}"
+            run.undo.failed(injector, ctx)
+            raise
+        fr.applied_at = time.time()
+        run.undo.applied(fr.applied)
     run.console.event(f"fault applied: {fault.injector} on {fault.target} {dict(fault.params)}")
 
 
@@ -291,14 +350,19 @@ def _revert(run: _Run, fr: FaultRecord) -> bool:
         run.console.event(f"!! REVERT FAILED: {fr.fault.title}: {exc}")
         return False
     fr.reverted_at = time.time()
+    if run.undo is not None:
+        run.undo.reverted(fr.fault_id)
     run.console.event(f"fault reverted: {fr.fault.injector} on {fr.fault.target}")
     return True
 
 
-def _watch_guards(run: _Run) -> None:
+def _watch_guards(run: _Run, phase: str = "fault") -> None:
+    """Stop conditions, watched in every phase: a breach aborts (reverting every fault)."""
     reason = breach(run.scenario.guards, run.record, _firing)
     if reason:
-        raise Aborted(f"guard breached: {reason}; every fault reverted")
+        run.console.event(f"guard breached in {phase}: {reason}; reverting every fault")
+        done = "nothing was injected" if phase == "baseline" else "every fault reverted"
+        raise Aborted(f"guard breached in {phase}: {reason}; {done}")
 
 
 def _recovery(run: _Run) -> None:
@@ -308,6 +372,7 @@ def _recovery(run: _Run) -> None:
         if _decided(run, "recovery", elapsed):
             run.console.event(f"recovery: every recovery check decided after {elapsed:.1f} s")
             break
+        _watch_guards(run, "recovery")
         _status(run, "recovery", phase.planned_s - elapsed)
         _sleep(TICK_S)
     _end(phase)
@@ -335,6 +400,7 @@ def _done(verifier: Verifier, expectation: Expectation, record: RunRecord, phase
 
 
 def _status(run: _Run, phase: str, left: float) -> None:
+    live.tick(run.record)  # every tick: Alertmanager's view (<= 1/s) and gameday's own metrics
     now = time.monotonic()
     if now - getattr(run, "_last_status", 0.0) < 1.0:
         return

@@ -41,7 +41,7 @@ from gameday.expectations import (
     expectation_from_item,
     one_of_keys,
 )
-from gameday.injectors.base import Injector, validate_params
+from gameday.injectors.base import Injector
 from gameday.registry import Registry, UnknownName
 from gameday.registry import injectors as _default_injectors
 from gameday.registry import verifiers as _default_verifiers
@@ -314,7 +314,7 @@ def _params(
     doc: Document, at: KeyPath, injector: type[Injector], given: Mapping[str, Any]
 ) -> dict[str, Any]:
     try:
-        return validate_params(injector.params, given)
+        return injector.validated(given)
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: float(10**400)
         message = str(exc)
         # Point at the param the message names, so the line is the offending one.

@@ -172,6 +172,19 @@ class Injector(abc.ABC):
     target_kinds: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[tuple[Param, ...]] = ()
 
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Rules across parameters (each one is already valid on its own); ``ValueError`` if
+        broken. Called at validation time, before anything runs."""
+        return
+
+    @classmethod
+    def validated(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` checked against the declared params and the cross-parameter rules."""
+        params = validate_params(cls.params, given)
+        cls.check_params(params)
+        return params
+
     @abc.abstractmethod
     def apply(self, ctx: FaultContext) -> Applied:
         """Apply the fault; ``InjectionError`` if it could not be (and nothing is left behind)."""
@@ -179,3 +192,21 @@ class Injector(abc.ABC):
     @abc.abstractmethod
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         """Undo ``applied`` (harmless when already undone); return evidence gathered on revert."""
+
+    def undo_for(self, ctx: FaultContext) -> Applied | None:
+        """What ``revert`` needs to undo ``ctx``'s fault, known *without* ``apply``'s answer.
+
+        The undo journal records a fault's intent before ``apply``; if the runner dies between
+        the two, ``gameday recover`` and the watchdog revert through this. Override it when
+        the fault's trace on the target follows from ``ctx`` alone (a toxic named after the
+        fault id, a service name); the default ``None`` says "cannot tell": such a fault is
+        then left to its TTL.
+        """
+        return None
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """Whether ``target`` itself removes this injector's faults when ``ctx.ttl_s`` runs
+        out, so a killed runner cannot leave one behind. The default ``False`` makes the
+        runner start a watchdog process that reverts expired faults from the undo journal.
+        """
+        return False

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gameday.injectors._control import call, setting
-from gameday.injectors.base import Applied, FaultContext, Injector, Param
+from gameday.injectors.base import Applied, FaultContext, Injector, Param, Target
 
 _FRACTION = Param("fraction", float, 1.0, minimum=0.0, maximum=1.0,
                   doc="share of predictions affected")  # fmt: skip
@@ -32,6 +32,16 @@ class _ServiceFault(Injector):
         answer = call("POST", f"{control}/services/{service}/faults", body)
         undo = {"control": control, "service": service, "fault": ctx.fault_id}
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, {"fault": answer})
+
+    def undo_for(self, ctx: FaultContext) -> Applied:
+        """The service keys the fault by its fault id: removing it needs nothing from ``apply``."""
+        control, service = setting(ctx.target, "control"), setting(ctx.target, "service")
+        undo = {"control": control, "service": service, "fault": ctx.fault_id}
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """The model server drops the fault by itself when its TTL runs out."""
+        return True
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         u = applied.undo

@@ -6,7 +6,8 @@ the servers already done are undone and ``InjectionError`` is raised. Each fault
 named after the fault (``gameday-<fault_id>-<type>``) so a revert, even from another process
 (``gameday recover``), removes exactly what this fault added. Every write carries the fault's
 TTL as ``gameday_ttl_s``: gameday's embedded server expires the fault by itself if the runner
-dies; a real toxiproxy ignores the key.
+dies; a real toxiproxy ignores the key (and does not confirm it on ``GET /version``), so
+the runner starts a watchdog process for it (:mod:`gameday.watchdog`).
 
 Why the HTTP API is called with ``requests`` rather than toxiproxy-python: that client keeps
 the server's host and port in class attributes (one server per process, unsafe across
@@ -138,6 +139,27 @@ def _undo_all(undo: list[tuple[str, str, Mapping[str, Any] | None]]) -> list[str
     return failures
 
 
+def _servers_honour_ttl(target: Target) -> bool:
+    """Whether every toxiproxy API of ``target`` confirms the TTL extension on ``GET /version``.
+
+    gameday's embedded server answers ``{"version": ..., "gameday_ttl_s": true}``; a real
+    toxiproxy-server ignores the key (and does not say so), as does one that cannot be asked.
+    """
+    try:
+        urls, _ = _locate(target)
+    except InjectionError:
+        return False
+    return all(_honours_ttl(url) for url in urls)
+
+
+def _honours_ttl(url: str) -> bool:
+    try:
+        reply = requests.get(url.rstrip("/") + "/version", timeout=(1.0, 2.0))
+        return reply.ok and reply.json().get(TTL_KEY) is True
+    except (requests.RequestException, ValueError, AttributeError):
+        return False
+
+
 def _raise_apply_failure(exc: InjectionError, rollback_failures: list[str]) -> None:
     if rollback_failures:
         detail = "; ".join(rollback_failures)
@@ -186,6 +208,16 @@ class _ToxicInjector(Injector):
         undo = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic["name"]}
         evidence = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic, "ttl_s": ctx.ttl_s}
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, evidence)
+
+    def undo_for(self, ctx: FaultContext) -> Applied:
+        """The toxic is named after the fault id: removing it needs nothing from ``apply``."""
+        urls, proxy = _locate(ctx.target)
+        undo = {"toxiproxy": urls, "proxy": proxy, "toxic": self.toxic(ctx)["name"]}
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """True when every server of ``target`` says it honours ``gameday_ttl_s``."""
+        return _servers_honour_ttl(target)
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         """Delete the toxic on every server; already gone (404) is fine; 5xx or no answer raises."""
@@ -367,6 +399,17 @@ class DownInjector(Injector):
             "ttl_s": ctx.ttl_s,
         }
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, evidence)
+
+    def undo_for(self, ctx: FaultContext) -> Applied:
+        """Without ``apply``'s answer it is unknown where the proxy was enabled before: a
+        recovery enables it on every server (back to healthy)."""
+        urls, proxy = _locate(ctx.target)
+        undo = {"toxiproxy": urls, "proxy": proxy, "disabled_on": urls}
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """True when every server of ``target`` says it honours ``gameday_ttl_s``."""
+        return _servers_honour_ttl(target)
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         """Enable the proxy again where this fault disabled it; a deleted proxy is fine."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gameday.injectors._control import call, setting
-from gameday.injectors.base import Applied, FaultContext, Injector
+from gameday.injectors.base import Applied, FaultContext, Injector, Target
 
 
 class _ProcessInjector(Injector):
@@ -28,6 +28,17 @@ class _ProcessInjector(Injector):
         evidence = {"service": service, "pid": before.get("pid"), "ttl_s": ctx.ttl_s,
                     "state": after}  # fmt: skip
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, evidence)
+
+    def undo_for(self, ctx: FaultContext) -> Applied:
+        """Resuming or restarting the service needs nothing from ``apply`` (both are no-ops
+        on a service that is running)."""
+        control, service = setting(ctx.target, "control"), setting(ctx.target, "service")
+        undo = {"control": control, "service": service, "action": self.undo_action}
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """The stack's control API resumes or restarts the service by itself at the TTL."""
+        return True
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         undo = applied.undo

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -65,6 +66,27 @@ HTTP_LATENCY = Histogram(
 )
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
+
+
+class LazySession:
+    """An aiohttp client session made on first call: a session belongs to the running event
+    loop, which does not exist yet when a service is constructed. ``session()`` to use it,
+    ``await session.close()`` at shutdown."""
+
+    def __init__(self, total_s: float, connect_s: float | None = None, limit: int = 100):
+        self._timeout = aiohttp.ClientTimeout(total=total_s, connect=connect_s)
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+
+    def __call__(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._limit)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 def parser(description: str) -> argparse.ArgumentParser:

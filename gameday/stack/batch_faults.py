@@ -8,7 +8,9 @@ seeded by the fault's ``seed`` and the batch, so a game day is reproducible.
 from __future__ import annotations
 
 import copy
+import csv
 import functools
+import io
 import random
 import zlib
 from collections.abc import Callable, Mapping
@@ -229,14 +231,36 @@ def _corrupt(params: dict[str, Any], batch: Batch, rng: np.random.Generator) -> 
 
 
 def _garbage(batch: Batch, idx: np.ndarray, rng: np.random.Generator) -> int:
-    from gameday.stack.producer import to_csv  # the producer owns the file format
-
     lines = to_csv(batch.columns).split(b"\n")
     junk = random.Random(int(rng.integers(2**31)))
     for i in idx:
         lines[i + 1] = bytes(junk.randrange(33, 127) for _ in range(junk.randrange(5, 60)))
     batch.raw = b"\n".join(lines)
     return len(idx)
+
+
+def to_csv(columns: dict[str, Any]) -> bytes:
+    """Columns as CSV text in batch column order (NaN and None written as empty fields)."""
+    names = [c for c in F.BATCH_COLUMNS if c in columns] + [
+        c for c in columns if c not in F.BATCH_COLUMNS
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    n = len(next(iter(columns.values()))) if columns else 0
+    cells = [[_cell(v) for v in columns[name]] for name in names]
+    writer.writerows(zip(*cells, strict=True) if n else [])
+    return buf.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        return repr(float(value))
+    return str(value)
 
 
 _TRANSFORMS: dict[str, Callable[[dict[str, Any], Batch, np.random.Generator], int]] = {

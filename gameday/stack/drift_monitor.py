@@ -77,18 +77,8 @@ class Monitor:
         }
         self.min_rows = min_rows
         self.tracer = tracer
-        self._session: aiohttp.ClientSession | None = None
+        self.session = rt.LazySession(2.0)
         self.last: dict[str, Any] = {}
-
-    def session(self) -> aiohttp.ClientSession:
-        # Created on first use: an aiohttp session belongs to the running event loop.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def poll(self, source: str) -> None:
         base, window = self.sources[source]
@@ -159,7 +149,7 @@ def build_app(monitor: Monitor, interval: float, log: Any) -> FastAPI:
         monitor.tracer,
         log,
         background=lambda: monitor.run(interval, log),
-        closers=(monitor.close,),
+        closers=(monitor.session.close,),
     )
 
     @app.get("/internal/drift")

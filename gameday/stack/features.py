@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,11 +71,24 @@ def generate(rng: np.random.Generator, n: int, *, nulls: bool = True) -> dict[st
     return cols
 
 
+def columns_from_rows(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Rows as JSON objects (``None`` for a null) to feature columns (NaN for a null number;
+    an unknown or missing channel becomes the most common one, as serving imputes it)."""
+    cols = {
+        name: np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
+        for name in NUMERIC_NAMES
+    }
+    cols["channel"] = np.array([r.get("channel") or "app" for r in rows])
+    return cols
+
+
 def fraud_logit(cols: dict[str, np.ndarray], concept: str = "base") -> np.ndarray:
     """The true relationship between features and fraud (the *concept*).
 
-    ``base`` is what the model is trained on; ``shifted`` is the concept-drift variant where
-    fraud moves to old accounts on trusted devices while every input distribution stays put.
+    ``base`` is what the model is trained on; ``shifted`` is the concept-drift variant (a
+    new fraud pattern, account takeover) where fraud moves to old accounts on trusted devices
+    at low-risk merchants while every input distribution stays put and the base rate barely
+    moves: the model's ranking turns upside down, and no input statistic can tell.
     """
     age = np.nan_to_num(cols["account_age_days"], nan=700.0) / 365.0
     trust = np.nan_to_num(cols["device_trust"], nan=0.7)
@@ -83,8 +97,13 @@ def fraud_logit(cols: dict[str, np.ndarray], concept: str = "base") -> np.ndarra
     amount = np.log(cols["avg_amount_30d"] + 1.0)
     web = (cols["channel"] == "web").astype(float)
     if concept == "shifted":
-        return -6.0 + 0.9 * age + 3.0 * trust - 2.0 * risk + 0.2 * amount
+        # Account takeover: old accounts on trusted devices at low-risk merchants.
+        return -9.3 + 0.9 * age + 6.0 * trust - 6.0 * risk + 0.3 * amount - 0.5 * dist
     return -4.6 + 9.0 * risk - 6.0 * trust + 0.8 * dist - 0.6 * age + 0.15 * amount + 0.6 * web
+
+
+CONCEPTS = ("base", "shifted")
+"""The concepts the world can follow: what the model learnt, and the drifted one."""
 
 
 def labels(

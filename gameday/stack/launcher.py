@@ -21,14 +21,22 @@ from typing import Any
 
 import requests
 
-from gameday import _procs
+from gameday import _procs, metrics
 from gameday.errors import StackUnavailable
 from gameday.stack import observability
 from gameday.stack.control import ControlApi, ControlServer
 from gameday.stack.model import bootstrap
 from gameday.telemetry import backends
 
-SERVICES = ("feature-store", "model-server", "pipeline", "producer", "drift-monitor")
+SERVICES = (
+    "feature-store",
+    "model-server",
+    "pipeline",
+    "producer",
+    "drift-monitor",
+    "label-feed",
+    "trainer",
+)
 PROXIES = {
     "feature_store": "model-server → feature-store",
     "feature_store_writes": "pipeline → feature-store",
@@ -46,7 +54,15 @@ class StackOptions:
     workdir: Path | None = None
     keep_workdir: bool = False
     ready_timeout_s: float = 60.0
+    label_delay_s: float = 3.0
+    train_interval_s: float = 15.0
     sink_token: str | None = None
+    # An existing toxiproxy(-compatible) server to create the stack's proxies on, instead of
+    # starting one; its proxies are deleted again on stop.
+    toxiproxy_url: str | None = None
+    # False: no Prometheus or Alertmanager of its own (an external pair scrapes the stack,
+    # see Stack.scrape_targets); the endpoints then name neither.
+    observability: bool = True
 
 
 @dataclass
@@ -85,14 +101,19 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self._write_model()
-        self._start_parallel({"telemetry": self._argv_sink(), "toxiproxy": self._argv_toxiproxy()})
+        first = {"telemetry": self._argv_sink()}
+        if self.options.toxiproxy_url is None:
+            first["toxiproxy"] = self._argv_toxiproxy()
+        self._start_parallel(first)
         self._start_parallel({"feature-store": self._argv_feature_store()})
         self._create_proxies()
         self._start_parallel(
             {n: self._argv_service(n) for n in ("model-server", "pipeline", "producer")}
         )
-        self._start_parallel({"drift-monitor": self._argv_service("drift-monitor")})
-        self._start_observability()
+        self._start_parallel({n: self._argv_service(n) for n in ("drift-monitor", "label-feed")})
+        self._start_parallel({"trainer": self._argv_service("trainer")})
+        if self.options.observability:
+            self._start_observability()
         self._control = ControlServer(ControlApi(self))
         control_url = self._control.start()
         self.endpoints = self._endpoints() | {"control": control_url}
@@ -111,14 +132,26 @@ class Stack:
             _procs.wait_ready(child, self.options.ready_timeout_s)
 
     def url(self, name: str) -> str:
+        if name == "toxiproxy" and self.options.toxiproxy_url:
+            return self.options.toxiproxy_url.rstrip("/")
         return f"http://127.0.0.1:{self.children[name].port}"
+
+    def scrape_targets(self) -> dict[str, str]:
+        """``{service: "127.0.0.1:port"}``, for ``observability.scrape_configs``."""
+        return {name: f"127.0.0.1:{self.children[name].port}" for name in SERVICES}
+
+    def _metrics_sd_dir(self) -> Path:
+        """Where running gamedays announce their own metrics endpoint (``gameday.metrics``)."""
+        assert self.workdir is not None
+        return self.workdir / "prometheus" / "gameday-sd"
 
     def _write_model(self) -> None:
         from gameday.stack.drift_monitor import build_reference
 
         assert self.workdir is not None
         model, cols = bootstrap()
-        model.save(self.workdir / "model.json")
+        (self.workdir / "models").mkdir(exist_ok=True)
+        model.save(self.workdir / "models" / "live.json")
         reference = build_reference(cols, model.predict_proba(cols))
         (self.workdir / "reference.json").write_text(json.dumps(reference))
 
@@ -155,7 +188,7 @@ class Stack:
             "--feature-store",
             self.proxy_url("feature_store"),
             "--model",
-            str(self.workdir / "model.json"),
+            str(self.workdir / "models" / "live.json"),
             "--timeout",
             str(self.options.feature_timeout_s),
         ]
@@ -191,6 +224,27 @@ class Stack:
             str(self.workdir / "reference.json"),
         ]
 
+    def _args_label_feed(self) -> list[str]:
+        return [
+            "--model-server",
+            self.url("model-server"),
+            "--delay",
+            str(self.options.label_delay_s),
+        ]
+
+    def _args_trainer(self) -> list[str]:
+        assert self.workdir is not None
+        return [
+            "--label-feed",
+            self.url("label-feed"),
+            "--model-server",
+            self.url("model-server"),
+            "--model-dir",
+            str(self.workdir / "models"),
+            "--interval",
+            str(self.options.train_interval_s),
+        ]
+
     def _landing(self) -> str:
         assert self.workdir is not None
         return str(self.workdir / "batches" / "landing")
@@ -217,17 +271,31 @@ class Stack:
             am_config, self.workdir / "alertmanager", timeout=self.options.ready_timeout_s
         )
         self.children["alertmanager"] = am
-        scrape = {name: f"127.0.0.1:{self.children[name].port}" for name in SERVICES}
+        scrape = observability.scrape_configs(self.scrape_targets())
+        self._metrics_sd_dir().mkdir(parents=True, exist_ok=True)  # Prometheus watches it
         prom = backends.start_prometheus(
             self.workdir / "prometheus",
             rule_files=observability.rule_files(),
             alertmanager_url=str(am.info["url"]),
-            scrape_configs=observability.scrape_configs(scrape),
+            scrape_configs=[*scrape, metrics.scrape_config(self._metrics_sd_dir())],
             timeout=self.options.ready_timeout_s,
         )
         self.children["prometheus"] = prom
 
     def _endpoints(self) -> dict[str, Any]:
+        assert self.workdir is not None
+        return self._service_endpoints() | self._observability_endpoints()
+
+    def _observability_endpoints(self) -> dict[str, Any]:
+        if not self.options.observability:
+            return {}
+        return {
+            "prometheus": str(self.children["prometheus"].info["url"]),
+            "alertmanager": str(self.children["alertmanager"].info["url"]),
+            "metrics_sd_dir": str(self._metrics_sd_dir()),
+        }
+
+    def _service_endpoints(self) -> dict[str, Any]:
         assert self.workdir is not None
         return {
             "model_server": self.url("model-server"),
@@ -235,9 +303,9 @@ class Stack:
             "pipeline": self.url("pipeline"),
             "producer": self.url("producer"),
             "drift_monitor": self.url("drift-monitor"),
+            "label_feed": self.url("label-feed"),
+            "trainer": self.url("trainer"),
             "toxiproxy": self.url("toxiproxy"),
-            "prometheus": str(self.children["prometheus"].info["url"]),
-            "alertmanager": str(self.children["alertmanager"].info["url"]),
             "traces": self.url("telemetry"),
             "traces_api": "tempo",
             "sink": self.url("telemetry"),
@@ -262,18 +330,23 @@ class Stack:
             if not child.alive():
                 return f"{name} exited with code {child.popen.returncode} (log: {child.log_path})"
         try:
-            targets = requests.get(
-                f"{self.endpoints['prometheus']}/api/v1/targets", timeout=2
-            ).json()
             stats = requests.get(f"{self.endpoints['sink']}/api/stats", timeout=2).json()
+            problem = self._scrape_problem() if self.options.observability else None
         except (requests.RequestException, ValueError) as exc:
             return f"observability not answering: {exc}"
-        active = targets["data"]["activeTargets"]
-        down = [t["labels"].get("service", "?") for t in active if t["health"] != "up"]
-        if down or len(active) < len(SERVICES):
-            return f"scrape targets not up yet: {', '.join(down) or 'none discovered'}"
+        if problem:
+            return problem
         if not stats.get("traces", {}).get("received"):
             return "no spans received by the trace sink yet"
+        return None
+
+    def _scrape_problem(self) -> str | None:
+        url = f"{self.endpoints['prometheus']}/api/v1/targets"
+        active = requests.get(url, timeout=2).json()["data"]["activeTargets"]
+        active = [t for t in active if t["labels"].get("service")]  # not a gameday announced there
+        down = [t["labels"]["service"] for t in active if t["health"] != "up"]
+        if down or len(active) < len(SERVICES):
+            return f"scrape targets not up yet: {', '.join(down) or 'none discovered'}"
         return None
 
     def stop(self) -> None:
@@ -281,6 +354,11 @@ class Stack:
         if self._control is not None:
             self._control.stop()
             self._control = None
+        if self.options.toxiproxy_url:  # not ours to stop: leave the server as we found it
+            for name in self.proxies:
+                with contextlib.suppress(requests.RequestException):
+                    requests.delete(f"{self.url('toxiproxy')}/proxies/{name}", timeout=5)
+            self.proxies.clear()
         with self._lock:
             for name in reversed(list(self.children)):
                 self.children[name].stop()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import propagate, trace
@@ -67,7 +66,7 @@ class Recent:
 
     def add(self, features: dict[str, Any], score: float) -> None:
         self.seq += 1
-        self.rows.append({"seq": self.seq, **features, "score": score})
+        self.rows.append({"seq": self.seq, "t": time.time(), **features, "score": score})
 
     def after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["seq"] > seq][:limit]
@@ -80,21 +79,9 @@ class Server:
         self.model = model
         self.tracer = tracer
         self.feature_store = feature_store.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 1.0))
-        self._session: aiohttp.ClientSession | None = None
+        self.session = rt.LazySession(timeout, connect_s=min(timeout, 1.0), limit=200)
         self.faults = ServiceFaults()
         self.recent = Recent()
-
-    def session(self) -> aiohttp.ClientSession:
-        # Created on first use: an aiohttp session belongs to the running event loop.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=200)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def fetch(self, entity_id: str) -> dict[str, Any] | None:
         """The entity's features, ``None`` if unknown; raises FeatureStoreError on failure."""
@@ -126,9 +113,7 @@ class Server:
     async def predict(self, features: dict[str, Any]) -> float:
         with self.tracer.start_as_current_span("model.predict") as span:
             await self.faults.before("inference")
-            cols = {n: np.array([_num(features.get(n))]) for n in F.NUMERIC_NAMES}
-            cols["channel"] = np.array([features.get("channel") or "app"])
-            score = float(self.model.predict_proba(cols)[0])
+            score = float(self.model.predict_proba(F.columns_from_rows([features]))[0])
             span.set_attribute("gameday.score", score)
             return score
 
@@ -144,10 +129,6 @@ def _fetch_failed(span: trace.Span, exc: Exception) -> FeatureStoreError:
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, f"{reason}: {exc!r}"))
     return FeatureStoreError(reason, f"feature store unavailable ({reason})")
-
-
-def _num(value: Any) -> float:
-    return float("nan") if value is None else float(value)
 
 
 def _count_nulls(features: dict[str, Any]) -> None:
@@ -178,7 +159,7 @@ def build_app(server: Server, log: Any) -> FastAPI:
             return f"feature store unreachable: {exc!r}"
         return None if status == 200 else f"feature store: HTTP {status}"
 
-    app = rt.create_app(SERVICE, server.tracer, log, ready, closers=(server.close,))
+    app = rt.create_app(SERVICE, server.tracer, log, ready, closers=(server.session.close,))
     MODEL_INFO.labels(server.model.version).set(1)
     for reason in FETCH_REASONS:
         FETCH_ERRORS.labels(reason)
@@ -198,6 +179,18 @@ def build_app(server: Server, log: Any) -> FastAPI:
     async def recent(after: int = 0, limit: int = 5000) -> dict[str, Any]:
         rows = server.recent.after(after, limit)
         return {"seq": rows[-1]["seq"] if rows else after, "rows": rows}
+
+    @app.post("/internal/model")
+    async def load_model(request: Request) -> JSONResponse:
+        """Serve another model version (the trainer's promotion)."""
+        try:
+            model = Model.load(Path(json.loads(await request.body())["path"]))
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            return rt.error(400, f"cannot load model: {exc}")
+        MODEL_INFO.remove(server.model.version)
+        server.model = model
+        MODEL_INFO.labels(model.version).set(1)
+        return JSONResponse({"model_version": model.version})
 
     server.faults.mount(app)
     return app

@@ -55,22 +55,11 @@ class Pipeline:
         for d in (self.landing, self.quarantine, self.processed):
             d.mkdir(parents=True, exist_ok=True)
         self.feature_store = feature_store.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
+        self.session = rt.LazySession(5.0, connect_s=1.0)
         self.tracer, self.log = tracer, log
         self.seen: dict[str, str] = {}  # content hash -> batch id already stored
         self.quarantined: list[dict[str, Any]] = []
         self.stored: list[str] = []
-
-    def session(self) -> aiohttp.ClientSession:
-        # Created on first use: an aiohttp session belongs to the running event loop.
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=5.0, connect=1.0)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     def pending(self) -> list[Path]:
         return sorted(p for p in self.landing.glob("*.csv") if not p.name.startswith("."))
@@ -79,7 +68,10 @@ class Pipeline:
         while True:
             for path in self.pending():
                 with DURATION.time():
-                    await self.handle(path)
+                    try:
+                        await self.handle(path)
+                    except Exception:  # the loop must outlive one bad file; it is retried
+                        self.log.exception("handling a batch failed", batch=path.name)
             await asyncio.sleep(interval)
 
     async def handle(self, path: Path) -> None:
@@ -187,7 +179,7 @@ def build_app(pipeline: Pipeline, interval: float) -> FastAPI:
         pipeline.log,
         ready,
         background=lambda: pipeline.run(interval),
-        closers=(pipeline.close,),
+        closers=(pipeline.session.close,),
     )
     _init_metrics()
 

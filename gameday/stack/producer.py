@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -71,47 +69,28 @@ class Producer:
 
     def _write(self, batch: batch_faults.Batch) -> None:
         tmp = self.landing / f".{batch.batch_id}.tmp"
-        tmp.write_bytes(batch.raw if batch.raw is not None else to_csv(batch.columns))
+        tmp.write_bytes(batch.raw if batch.raw is not None else batch_faults.to_csv(batch.columns))
         tmp.replace(self.landing / f"{batch.batch_id}.csv")
         EMITTED.inc()
         EMITTED_ROWS.inc(batch.row_count)
         LAST_EMIT.set(time.time())
 
-    async def run(self, interval: float) -> None:
+    async def run(self, interval: float, log: Any) -> None:
         next_at = time.monotonic()
         while True:
-            self.emit()
+            try:
+                self.emit()
+            except Exception:
+                log.exception("emitting a batch failed")
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-def to_csv(columns: dict[str, Any]) -> bytes:
-    """Columns as CSV text in batch column order (NaN and None written as empty fields)."""
-    names = [c for c in F.BATCH_COLUMNS if c in columns] + [
-        c for c in columns if c not in F.BATCH_COLUMNS
-    ]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(names)
-    n = len(next(iter(columns.values()))) if columns else 0
-    cells = [[_cell(v) for v in columns[name]] for name in names]
-    writer.writerows(zip(*cells, strict=True) if n else [])
-    return buf.getvalue().encode()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return ""
-        return repr(float(value))
-    return str(value)
-
-
 def build_app(producer: Producer, interval: float, log: Any) -> FastAPI:
     """The producer's HTTP surface: health, metrics and the data-fault control API."""
-    app = rt.create_app(SERVICE, producer.tracer, log, background=lambda: producer.run(interval))
+    app = rt.create_app(
+        SERVICE, producer.tracer, log, background=lambda: producer.run(interval, log)
+    )
     LAST_EMIT.set(time.time())
     producer.faults.mount(app)
     return app

@@ -4,6 +4,7 @@ Start it as a process with ``python -m gameday.toxiproxy [--host H] [--port P] [
 (or ``gameday toxiproxy-server``), or in-process for tests with :func:`running_server`.
 Besides toxiproxy's API it honours ``"gameday_ttl_s"`` in toxic and proxy bodies: a toxic
 with a TTL removes itself, and a proxy disabled with a TTL re-enables itself, when it expires.
+``GET /version`` says so (``"gameday_ttl_s": true``), which a real toxiproxy-server does not.
 """
 
 from __future__ import annotations

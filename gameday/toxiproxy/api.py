@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import h11
 
 from gameday.toxiproxy.collection import ProxyCollection
-from gameday.toxiproxy.model import VERSION, ApiError, decode_body, decode_object
+from gameday.toxiproxy.model import TTL_KEY, VERSION, ApiError, decode_body, decode_object
 
 _MAX_BODY = 4 << 20
 Reply = tuple[int, Any]  # status, JSON payload (None: no body)
@@ -104,7 +104,9 @@ class Api:
         return 201, {"proxies": [p.to_json() for p in proxies]}
 
     async def version(self, *, body: bytes) -> Reply:
-        return 200, {"version": VERSION}
+        # The extra key tells gameday's injectors that this server expires TTL'd faults itself
+        # (a real toxiproxy-server does not say so, and the runner then starts a watchdog).
+        return 200, {"version": VERSION, TTL_KEY: True}
 
     async def show_proxy(self, name: str, *, body: bytes) -> Reply:
         return 200, self.collection.get(name).to_json()

@@ -3,7 +3,10 @@
 Evidence for each stage of the alerting chain (FACTS.md): *pending* comes from Prometheus's
 ``ALERTS`` series (to within one evaluation), *firing* from Alertmanager's ``startsAt``
 (Prometheus's exact FiredAt, carried by the webhook) or else ``ALERTS``, *notified* from the
-webhook that reached gameday's sink, with the receiver it was routed to. ``fires_within`` is
+webhook that reached gameday's sink, with the receiver it was routed to; when none did (the
+team's Alertmanager pages only its own receivers), from Alertmanager's API as the runner
+polled it during the run: first seen active, and the ``receivers`` it routes to
+(:mod:`gameday.alertwatch`). The check's detail says which. ``fires_within`` is
 measured from the first fault's recorded apply time. A ``silent`` alert fails only if it
 reached *firing* during the run: a pending blip that never fired is reported, not failed.
 """
@@ -17,11 +20,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gameday.durations import human_duration
+from gameday.errors import StackUnavailable
 from gameday.expectations import AlertExpectation, Expectation
 from gameday.record import RunRecord
 from gameday.verifiers.base import Check, Verifier
 
 KIND = "alert"
+WEBHOOK, ALERTMANAGER_API = "webhook", "alertmanager_api"
+_VIA = {WEBHOOK: "webhook to gameday", ALERTMANAGER_API: "seen active in Alertmanager's API"}
 
 
 @dataclass(frozen=True)
@@ -192,22 +198,19 @@ def _check_fires(exp: AlertExpectation, run: RunRecord) -> Check:
     if not found:
         return _not_fired(exp, run, origin)
     first = min(found, key=lambda t: t.firing_at or 0.0)
-    notes = [
-        n
-        for n in notifications(run, exp.alert, exp.labels)
-        if (n.fired_at or n.received_at) >= since
-    ]
+    notes, via = _notified(run, exp, since)
     notified = notes[0] if notes else None
     # FiredAt from Alertmanager is exact; ALERTS samples are only as fine as the evaluation.
     fired = notified.fired_at if notified and notified.fired_at else first.firing_at
     assert fired is not None
     detected = max(0.0, fired - origin)
     passed = detected <= exp.fires_within
-    detail = _fired_detail(exp, first, origin, fired, notified, passed)
+    detail = _fired_detail(exp, first, origin, fired, notified, passed, via)
     if passed and exp.receiver:
         passed, detail = _check_receiver(exp, notes, detail)
     detail += _impossible(exp, run)
     evidence = _evidence(first, origin, fired, notified, notes)
+    evidence["notified_via"] = via if notified else None
     extra = {"detected_after_s": round(detected, 2)}
     return Check(KIND, exp.title, passed, detail, evidence, extra=extra)
 
@@ -219,14 +222,40 @@ def _fired_detail(
     fired: float,
     notified: Notified | None,
     passed: bool,
+    via: str = WEBHOOK,
 ) -> str:
+    pending = (
+        "no pending stage"
+        if first.pending_at is None
+        else f"pending {_rel(first.pending_at, origin)}"
+    )
     stages = (
-        f"pending {_rel(first.pending_at, origin)}, firing {_rel(fired, origin)}, "
+        f"{pending}, firing {_rel(fired, origin)}, "
         f"notified {_rel(notified.received_at if notified else None, origin)}"
+        + (f" ({_VIA[via]})" if notified else "")
     )
     verb = "fired" if passed else "fired too late:"
     bound = human_duration(exp.fires_within or 0.0)
     return f"{exp.alert} {verb} {fired - origin:.1f} s after the fault (bound {bound}): {stages}"
+
+
+def _notified(run: RunRecord, exp: AlertExpectation, since: float) -> tuple[list[Notified], str]:
+    """The alert's notifications since ``since``, and where they were seen: the webhooks
+    gameday's sink received, else Alertmanager's view as polled during the run."""
+    try:
+        hooks = notifications(run, exp.alert, exp.labels)
+    except StackUnavailable:  # no gameday sink at that URL (``traces`` may be a Tempo)
+        hooks = []
+    hooks = [n for n in hooks if (n.fired_at or n.received_at) >= since]
+    if hooks:
+        return hooks, WEBHOOK
+    seen = [
+        Notified(s.first_seen, receiver, s.starts_at)
+        for s in run.alertmanager_seen.seen(exp.alert, exp.labels)
+        if (s.starts_at or s.first_seen) >= since
+        for receiver in s.receivers
+    ]
+    return seen, ALERTMANAGER_API
 
 
 def _check_receiver(exp: AlertExpectation, notes: list[Notified], detail: str) -> tuple[bool, str]:

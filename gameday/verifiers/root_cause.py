@@ -28,6 +28,7 @@ from gameday.verifiers.critical_path import Blame, RootCauseSummary, aggregate, 
 KIND = "root_cause"
 MAX_TRACES = 300
 MIN_TRACES = 20
+EXAMPLES = 5  # trace ids of the slowest analysed requests, for reports
 SPAN_ARRIVAL_S = 1.5  # spans are batched for export; give a request's spans this long to land
 
 
@@ -97,13 +98,15 @@ class RootCauseVerifier(Verifier):
         if not chosen:
             why = "no request of the fault window failed or was slower than the baseline p95"
             return Check(KIND, expectation.title, False, f"no traces to analyse: {why}")
-        fault, missing = analyse(run, _spread(chosen, MAX_TRACES))
+        analysed = _spread(chosen, MAX_TRACES)
+        fault, missing = analyse(run, analysed)
         if fault.analysed == 0:
             detail = f"none of {missing} traces of slow/failed requests reached the trace backend"
             return Check(KIND, expectation.title, False, detail)
         baseline_rows = suspects(run, "baseline", base_p95)
         baseline, _ = analyse(run, _spread(baseline_rows, MAX_TRACES // 3))
-        return _verdict(expectation, fault, baseline, base_p95, len(chosen), missing)
+        check = _verdict(expectation, fault, baseline, base_p95, len(chosen), missing)
+        return _with_examples(check, analysed)
 
     def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
         """Fault phase: decided once enough slow or failed requests have been recorded."""
@@ -148,6 +151,13 @@ def _verdict(
         "baseline": _shares(baseline),
     }
     return Check(KIND, exp.title, passed, detail, evidence, extra={"share": round(share, 3)})
+
+
+def _with_examples(check: Check, analysed: list[Record]) -> Check:
+    """Add ``examples``: the trace ids of the slowest analysed requests (traces worth a look)."""
+    slowest = sorted(analysed, key=lambda r: -r.ms)[:EXAMPLES]
+    examples = [r.trace_id for r in slowest if r.trace_id]
+    return dataclasses.replace(check, evidence={**check.evidence, "examples": examples})
 
 
 def _service_share(summary: RootCauseSummary, service: str) -> float:

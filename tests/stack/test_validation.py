@@ -6,7 +6,7 @@ import numpy as np
 
 from gameday.stack import features as F
 from gameday.stack import validation
-from gameday.stack.producer import to_csv
+from gameday.stack.batch_faults import to_csv
 
 
 def _batch(n: int = 50, **overrides: object) -> dict[str, object]:

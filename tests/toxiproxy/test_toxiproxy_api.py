@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from gameday.toxiproxy import VERSION
+from gameday.toxiproxy import TTL_KEY, VERSION
 from gameday.toxiproxy.testing import connect, round_trip, tcp_server
 
 UPSTREAM = "127.0.0.1:9"  # never dialled in these tests: upstreams are not validated
@@ -241,7 +241,7 @@ def test_reset_enables_every_proxy_and_removes_every_toxic(api, proxy):
 def test_version(api):
     reply = api.get("/version")
     assert reply.status_code == 200
-    assert reply.json() == {"version": VERSION}
+    assert reply.json() == {"version": VERSION, TTL_KEY: True}  # True: faults expire by TTL
 
 
 def test_populate_creates_proxies_and_returns_them(api):

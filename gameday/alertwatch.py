@@ -1,0 +1,85 @@
+"""Alertmanager's view of a run, polled while it runs: evidence for the *notified* stage.
+
+In the embedded stack Alertmanager posts every notification to gameday's webhook sink, which
+records when it arrived and which receiver it went to. A team's own Alertmanager pages its
+own receivers (PagerDuty, Slack, e-mail) and cannot reach gameday's sink, often not even
+over the network. The runner then asks Alertmanager itself, once a second
+(``GET /api/v2/alerts``), and keeps the first time each alert instance was seen *active*
+there (received, routed, neither silenced nor inhibited) with the ``receivers`` Alertmanager
+routes it to and its ``startsAt`` (Prometheus's FiredAt). That is when Alertmanager had it
+and where it sends it; the page itself follows within the route's ``group_wait``. Accurate
+to the poll interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gameday.errors import StackUnavailable
+from gameday.telemetry.alertmanager import AlertmanagerClient
+
+POLL_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One alert instance as Alertmanager first showed it active during the run."""
+
+    labels: Mapping[str, str]
+    receivers: tuple[str, ...]
+    starts_at: float | None  # Prometheus's FiredAt
+    first_seen: float  # Unix seconds, when gameday's poll first saw it active
+    fingerprint: str = ""
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass
+class AlertmanagerLog:
+    """Every alert instance seen active in Alertmanager during one run.
+
+    Keyed by Alertmanager's fingerprint (the label set) and ``startsAt``, so an alert that
+    fires twice is two sightings. ``error`` holds the last failure to reach Alertmanager:
+    an unreachable Alertmanager never stops a run, it only leaves this evidence missing.
+    """
+
+    sightings: dict[tuple[str, float | None], Sighting] = field(default_factory=dict)
+    every_s: float = POLL_EVERY_S
+    error: str | None = None
+    polls: int = 0
+    _last: float = float("-inf")
+
+    def poll(self, client: AlertmanagerClient) -> None:
+        """Ask Alertmanager for its active alerts, at most once every ``every_s`` seconds."""
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        try:
+            alerts = client.alerts(silenced=False, inhibited=False)
+        except StackUnavailable as exc:
+            self.error = str(exc)
+            return
+        self.polls += 1
+        seen_at = time.time()
+        for alert in alerts:
+            if alert.state != "active":
+                continue
+            sighting = Sighting(
+                dict(alert.labels), alert.receivers, alert.starts_at, seen_at, alert.fingerprint
+            )
+            self.sightings.setdefault((alert.fingerprint, alert.starts_at), sighting)
+
+    def seen(self, alert: str, labels: Mapping[str, str] | None = None) -> list[Sighting]:
+        """Sightings of ``alert`` whose labels include ``labels``, first seen first."""
+        wanted = labels or {}
+        found = [
+            s
+            for s in self.sightings.values()
+            if s.alertname == alert and all(s.labels.get(k) == v for k, v in wanted.items())
+        ]
+        return sorted(found, key=lambda s: s.first_seen)

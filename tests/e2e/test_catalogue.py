@@ -1,0 +1,124 @@
+"""Every scenario of the catalogue passes end to end on the real stack.
+
+The whole catalogue runs as one batch (`gameday run scenarios/`), as a user's scheduled game
+day would, attached to the session's stack; then one test per scenario reads its verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def catalogue_run(endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Run the whole catalogue once; yields ``(results by scenario, completed process)``."""
+    import sys
+
+    out = tmp_path_factory.mktemp("catalogue") / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gameday",
+            "run",
+            str(ROOT / "scenarios"),
+            "--env",
+            str(endpoints_file),
+            "--json",
+            str(out),
+            "--workdir",
+            str(out.parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=40 * 60,
+        stdin=subprocess.DEVNULL,
+    )
+    results = {}
+    if out.exists():
+        results = {r["scenario"]: r for r in map(json.loads, out.read_text().splitlines())}
+    return results, proc
+
+
+def test_catalogue_has_at_least_twelve_scenarios_covering_every_fault_family() -> None:
+    text = "".join(p.read_text() for p in CATALOGUE)
+    assert len(CATALOGUE) >= 12
+    for family in ("injector: network.", "injector: data.", "injector: process."):
+        assert family in text
+    assert (ROOT / "scenarios" / "control.yaml").exists()
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=lambda p: p.stem)
+def test_catalogue_scenario_passes(catalogue_run, path: Path) -> None:  # type: ignore[no-untyped-def]
+    results, proc = catalogue_run
+    name = path.stem
+    assert name in results, f"{name} did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = results[name]
+    failing = [f"{c['name']}: {c['detail']}" for c in result["checks"] if not c["passed"]]
+    assert result["verdict"] == "pass", f"{result.get('reason', '')}\n" + "\n".join(failing)
+
+
+def test_latency_result_carries_the_contract_shape_and_detection_time(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+    result = catalogue_run[0]["feature-store-latency"]
+    assert set(result) >= {"scenario", "verdict", "started_at", "faults", "checks", "load"}
+    fault = result["faults"][0]
+    assert fault["injector"] == "network.latency" and fault["target"] == "feature-store"
+    assert fault["applied_at"] < fault["reverted_at"]
+    alert = next(
+        c for c in result["checks"] if c["kind"] == "alert" and "fires within" in c["name"]
+    )
+    assert 0 < alert["detected_after_s"] <= 30
+    assert alert["evidence"]["receiver"] == "ml-oncall"
+    assert set(result["load"]) >= {"requests", "failures", "p50_ms", "p95_ms"}
+
+
+def test_data_faults_record_exactly_what_they_changed(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+    result = catalogue_run[0]["schema-change-nulls-column"]
+    evidence = result["faults"][0]["evidence"]
+    assert evidence["columns"] == ["merchant_risk"]
+    assert evidence["batches"] and evidence["rows"] == 500 * len(evidence["batches"])
+    quality = next(c for c in result["checks"] if c["kind"] == "data_quality")
+    assert quality["evidence"]["rows_stored"] == 0
+    assert set(quality["evidence"]["quarantined"]) == set(evidence["batches"])
+
+
+def test_nulled_column_and_one_sigma_drift_fire_their_alerts(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+    """Sensitivity, the firing side (the silent side: test_sensitivity.py)."""
+    results = catalogue_run[0]
+    nulls = {c["name"]: c for c in results["schema-change-nulls-column"]["checks"]}
+    drift = {c["name"]: c for c in results["feature-drift"]["checks"]}
+    assert nulls['FeatureNullRateHigh{feature="merchant_risk"} fires within 15 s']["passed"]
+    assert drift['FeatureDriftHigh{feature="merchant_risk"} fires within 20 s']["passed"]
+
+
+def test_every_alert_of_the_pack_is_provoked_and_resolved_by_some_scenario(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+    """Each alert shown able to fire on its cause (within its bound) and to resolve after it."""
+    import yaml
+
+    from gameday.stack import observability
+
+    pack = {
+        r["alert"]
+        for f in observability.rule_files()
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    fired, resolved = set(), set()
+    for result in catalogue_run[0].values():
+        for check in result["checks"]:
+            if check["kind"] == "alert" and check["passed"] and "detected_after_s" in check:
+                fired.add(check["evidence"]["labels"]["alertname"])
+            if check["kind"] == "recovered" and check["passed"]:
+                resolved |= {a["alert"] for a in check["evidence"]["alerts"]}
+    assert pack <= fired, f"never shown firing: {sorted(pack - fired)}"
+    assert pack <= resolved, f"never shown resolving: {sorted(pack - resolved)}"
