@@ -102,7 +102,7 @@ def run_drill(options: DrillOptions, out: TextIO | None = None, stdin_fd: int = 
                 journal=Journal(options.journal),
                 fault_until=trainee.step,
             )
-            return _conclude(scenario, seed, key, choices, result, trainee, options, out)
+            return _conclude(scenario, seed, key, choices, result, trainee, options)
     finally:
         sheet.close()
 
@@ -165,35 +165,36 @@ def _conclude(
     result: ScenarioResult,
     trainee: Trainee,
     options: DrillOptions,
-    out: TextIO,
 ) -> DrillOutcome:
-    record, score = result.record, trainee.score
-    if record.aborted and not score.ended:
-        score.ended = "aborted"
+    """Reveal (once a fault was applied), write the outputs, and say how the drill went."""
+    record = result.record
+    trainee.close("aborted" if record.aborted else "time up")
     events, notes = run_events(record)
+    source = str(scenario.source) if scenario.source else None
+    timeline = [*trainee.events, *events]
     outcome = DrillOutcome(
-        scenario.name,
-        seed,
-        key,
-        score,
-        [*trainee.events, *events],
-        record.aborted,
-        str(scenario.source) if scenario.source else None,
+        scenario.name, seed, key, trainee.score, timeline, record.aborted, source
     )
-    written = []
+    postmortem = None
     if record.fault_start is not None:
         trainee.say(_reveal(scenario, key, choices, result))
-        if options.postmortem:
-            write_text(
-                options.postmortem, render(_facts(scenario, key, choices, outcome, notes, record))
-            )
-            written.append(f"post-mortem template: {options.postmortem}")
+        postmortem = render(_facts(scenario, key, choices, outcome, notes, record))
+    written = _write(options, outcome, postmortem)
+    trainee.sheet.event(Event(time.time(), f"drill over: {outcome.score.ended}", "run"))
+    trainee.say([*_scoreline(outcome), *written, RULE])
+    return outcome
+
+
+def _write(options: DrillOptions, outcome: DrillOutcome, postmortem: str | None) -> list[str]:
+    """Write the files asked for; one line per file written, for the trainee."""
+    written = []
+    if options.postmortem and postmortem is not None:
+        write_text(options.postmortem, postmortem)
+        written.append(f"post-mortem template: {options.postmortem}")
     if options.json:
         write_json(options.json, outcome)
         written.append(f"outcome: {options.json}")
-    trainee.sheet.event(Event(time.time(), f"drill over: {score.ended or 'not started'}", "run"))
-    trainee.say([*_scoreline(outcome), *written, RULE])
-    return outcome
+    return written
 
 
 def _expected_services(key: AnswerKey) -> set[str]:

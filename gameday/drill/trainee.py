@@ -24,6 +24,11 @@ from gameday.drill.sheet import Event, Sheet
 from gameday.record import RunRecord
 
 GIVE_UP = ("give up", "giveup", "reveal", "quit")
+ENDINGS = {  # how the timeline words each way a drill can end without a diagnosis
+    "gave up": "answer revealed on request",
+    "time up": "time limit reached, answer revealed",
+    "aborted": "drill stopped by the run (faults reverted)",
+}
 RULE = "=" * 72
 Hints = Callable[[int, RunRecord], list[str] | None]
 """``hints(i, record)``: the lines of hint number ``i`` (from 0), or None when none is left."""
@@ -143,14 +148,24 @@ class Trainee:
             self._finish("time up", f"Time is up ({self.settings.max_s / 60:g} min).")
         return self.stage is Stage.DONE
 
+    def close(self, ended: str) -> None:
+        """End the conversation from outside (the run stopped first): no prompt is left open."""
+        if self.stage is not Stage.DONE:
+            self._end_prompt()
+            self.stage, self.score.ended = Stage.DONE, self.score.ended or ended
+            self._note(ENDINGS.get(ended, ended))
+
     # --- output -------------------------------------------------------------------------
+
+    def _end_prompt(self) -> None:
+        if self._prompt_open:  # close the open prompt line before anything else is said
+            self.out.write("\n")
+            self._prompt_open = False
 
     def say(self, lines: Sequence[str]) -> None:
         """Print lines for the trainee; an open prompt is closed first and asked again after."""
         reopen = self._prompt_open
-        if reopen:
-            self.out.write("\n")
-            self._prompt_open = False
+        self._end_prompt()
         self.out.write("".join(f"{line}\n" for line in lines))
         if reopen:
             self._cue()
@@ -170,8 +185,9 @@ class Trainee:
             self.say(["Fault family? (number or name)", *_numbered(self.families)])
         self._cue()
 
-    def _note(self, what: str, *, keep: bool = True, at: float | None = None) -> None:
-        event = Event(time.time() if at is None else at, what)
+    def _note(self, what: str, *, keep: bool = True) -> None:
+        """An event for the facilitator's sheet and (``keep``) the drill's timeline."""
+        event = Event(time.time(), what)
         self.sheet.event(event)
         if keep:
             self.events.append(event)
@@ -273,12 +289,10 @@ class Trainee:
         self.stage = Stage.COMPONENT
 
     def _finish(self, ended: str, words: str) -> None:
-        if self._prompt_open:  # close the open prompt line before the last words
-            self.out.write("\n")
-            self._prompt_open = False
+        self._end_prompt()
         self.stage, self.score.ended = Stage.DONE, ended
         if ended != "diagnosed":
-            self._note(ended)
+            self._note(ENDINGS.get(ended, ended))
         self.say(
             [
                 words,
