@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gameday.environment import Environment, load_environment
 
 
 @contextlib.contextmanager
-def environment(env_file: str | Path | None, console_event=print) -> Iterator[Environment]:  # type: ignore[no-untyped-def]
+def environment(
+    env_file: str | Path | None, console_event: Callable[[str], object] = print
+) -> Iterator[Environment]:
     """The environment to run in: ``env_file`` if given, else a fresh embedded stack."""
     if env_file is not None:
         yield load_environment(env_file)

@@ -46,7 +46,9 @@ def wait_firing(
                 return alert
         return None
 
-    return wait_until(firing, timeout, f"alert {name} firing")
+    found = wait_until(firing, timeout, f"alert {name} firing")
+    assert found is not None  # wait_until returns only a truthy answer
+    return found
 
 
 def wait_resolved(prometheus: PrometheusClient, name: str, timeout: float) -> None:

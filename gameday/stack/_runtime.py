@@ -14,7 +14,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import aiohttp
@@ -115,10 +115,10 @@ def setup_logging(service: str, level: str = "info") -> structlog.stdlib.BoundLo
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    return structlog.get_logger(service=service)  # type: ignore[no-any-return]
+    return structlog.get_logger(service=service)
 
 
-def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     ctx = trace.get_current_span().get_span_context()
     if ctx.is_valid:
         event["trace_id"] = format(ctx.trace_id, "032x")
@@ -153,7 +153,7 @@ def create_app(
     tracer: trace.Tracer,
     log: Any,
     ready: ReadyCheck | None = None,
-    background: Callable[[], Awaitable[None]] | None = None,
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
     closers: tuple[Callable[[], Awaitable[None]], ...] = (),
 ) -> FastAPI:
     """A FastAPI app with ``/healthz``, ``/readyz``, ``/metrics`` and per-request telemetry.

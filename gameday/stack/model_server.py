@@ -108,7 +108,8 @@ class Server:
                 span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
                 FETCH_ERRORS.labels("status_5xx").inc()
                 raise FeatureStoreError("status_5xx", f"feature store answered {status}")
-            return body["features"]  # type: ignore[no-any-return]
+            features: dict[str, Any] = body["features"]
+            return features
 
     async def predict(self, features: dict[str, Any]) -> float:
         with self.tracer.start_as_current_span("model.predict") as span:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,7 @@ def validate(data: bytes) -> Report:
     return report
 
 
-def _check_schema(header: list[str], report: Report) -> bool:
+def _check_schema(header: Sequence[str], report: Report) -> bool:
     missing = [c for c in F.BATCH_COLUMNS if c not in header]
     extra = [c for c in header if c not in F.BATCH_COLUMNS]
     if missing:
