@@ -21,6 +21,10 @@ from gameday.errors import StackUnavailable
 from gameday.telemetry.alertmanager import AlertmanagerClient
 
 POLL_EVERY_S = 1.0
+# The poll runs inside the runner's loop, between fault applies and reverts: it must never
+# hold that loop for long. A slow answer is dropped; after a failure the next try waits longer.
+POLL_TIMEOUT_S = 1.0
+RETRY_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,18 +55,27 @@ class AlertmanagerLog:
     every_s: float = POLL_EVERY_S
     error: str | None = None
     polls: int = 0
-    _last: float = float("-inf")
+    _next: float = float("-inf")
+    _clients: dict[str, AlertmanagerClient] = field(default_factory=dict)
+
+    def poll_url(self, url: str) -> None:
+        """:meth:`poll` the Alertmanager at ``url`` with a short timeout (the runner's way)."""
+        if url not in self._clients:
+            self._clients[url] = AlertmanagerClient(url, timeout=POLL_TIMEOUT_S)
+        self.poll(self._clients[url])
 
     def poll(self, client: AlertmanagerClient) -> None:
-        """Ask Alertmanager for its active alerts, at most once every ``every_s`` seconds."""
+        """Ask Alertmanager for its active alerts, at most once every ``every_s`` seconds
+        (every :data:`RETRY_AFTER_S` after a failure, kept in ``error``)."""
         now = time.monotonic()
-        if now - self._last < self.every_s:
+        if now < self._next:
             return
-        self._last = now
+        self._next = now + self.every_s
         try:
             alerts = client.alerts(silenced=False, inhibited=False)
         except StackUnavailable as exc:
             self.error = str(exc)
+            self._next = now + max(self.every_s, RETRY_AFTER_S)
             return
         self.polls += 1
         seen_at = time.time()

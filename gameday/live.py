@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 def tick(record: RunRecord) -> None:
     """One turn of the runner's loop: watch Alertmanager, refresh the metrics."""
-    client = record.observe.alertmanager
-    if client is not None:
-        record.alertmanager_seen.poll(client)
+    url = record.environment.alertmanager
+    if url is not None:
+        record.alertmanager_seen.poll_url(url)
     metrics.update(record)
 
 

@@ -26,6 +26,9 @@ from gameday.errors import ScenarioError, StackUnavailable
 from gameday.telemetry.backends import free_port
 
 START_TIMEOUT_S = 30.0
+# Workers on other hosts (pods) may still be starting when the master binds: they retry
+# joining every 5 s, so a bound master waits longer for them than local processes need.
+REMOTE_START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 WORKER_EXIT_S = 5.0  # after the master quits, its workers send their last records and exit
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
@@ -141,13 +144,16 @@ class Load:
         """Workers the master waits for (0 when not distributed)."""
         return max(1, self.workers) if self.distributed else 0
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+    def start(self, timeout: float | None = None) -> None:
         """Start Locust and wait (bounded) until the first request is recorded.
 
-        Distributed, that includes the wait for every expected worker to join the master
-        (the master itself gives up after ``timeout`` too). Raises ``StackUnavailable`` with
-        the end of Locust's log, and how many workers joined, when it does not happen.
+        Distributed, that includes the wait for every expected worker to join the master.
+        ``timeout`` defaults to :data:`START_TIMEOUT_S`, or :data:`REMOTE_START_TIMEOUT_S` for
+        a master bound for remote workers. Raises ``StackUnavailable`` with the end of
+        Locust's log, and how many workers joined, when it does not happen.
         """
+        if timeout is None:
+            timeout = REMOTE_START_TIMEOUT_S if self.master else START_TIMEOUT_S
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.distributed:
             self._bind = bind_address(self.master) if self.master else ("127.0.0.1", free_port())

@@ -188,11 +188,12 @@ def exporting(
         return
     exporter = Exporter()
     address = exporter.serve(*listen_address(listen or "127.0.0.1:0"))
-    target = announce(Path(sd_dir), address) if sd_dir else None
-    where = f" (announced in {target})" if target else ""
-    say(f"gameday metrics: http://{address}/metrics{where}")
-    _active = exporter
+    target: Path | None = None
     try:
+        target = announce(Path(sd_dir), address) if sd_dir else None
+        where = f" (announced in {target})" if target else ""
+        say(f"gameday metrics: http://{address}/metrics{where}")
+        _active = exporter
         yield exporter
     finally:
         _active = None
@@ -206,11 +207,16 @@ def announce(sd_dir: Path, address: str) -> Path:
     host, _, port = address.rpartition(":")
     if host in ("0.0.0.0", "::", ""):  # listening everywhere: Prometheus on this host uses loopback
         host = "127.0.0.1"
-    sd_dir.mkdir(parents=True, exist_ok=True)
     path = sd_dir / f"gameday-{os.getpid()}.json"
     tmp = sd_dir / f".gameday-{os.getpid()}.tmp"  # not matched by the *.json glob
-    tmp.write_text(json.dumps([{"targets": [f"{host}:{port}"]}]))
-    os.replace(tmp, path)  # Prometheus never reads half a file
+    try:
+        sd_dir.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps([{"targets": [f"{host}:{port}"]}]))
+        os.replace(tmp, path)  # Prometheus never reads half a file
+    except OSError as exc:
+        raise ScenarioError(
+            f"metrics_sd_dir {sd_dir}: cannot announce gameday there ({exc})"
+        ) from None
     return path
 
 

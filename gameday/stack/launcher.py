@@ -317,7 +317,7 @@ class Stack:
     def wait_healthy(self, timeout: float) -> None:
         """Until every scrape target is up and spans arrive; else say which part is not."""
         deadline = time.monotonic() + timeout
-        problem = "not checked"
+        problem: str | None = "not checked"
         while time.monotonic() < deadline:
             problem = self._health_problem()
             if problem is None:

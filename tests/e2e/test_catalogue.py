@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The first test runs the whole catalogue (about 20 scenarios of 30-60 s) in its fixture.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(40 * 60)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
