@@ -82,9 +82,9 @@ def _evidently(
 ) -> float | str:
     """Seconds for Evidently's drift preset with ``method``, or why it could not run."""
     try:
-        import pandas as pd  # noqa: PLC0415 (optional)
-        from evidently import Report  # noqa: PLC0415 (optional)
-        from evidently.presets import DataDriftPreset  # noqa: PLC0415 (optional)
+        import pandas as pd
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
     except ImportError as exc:
         return f"skipped: Evidently is not importable ({exc})"
     ref_df, live_df = pd.DataFrame(ref_data), pd.DataFrame(live)

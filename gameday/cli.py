@@ -17,14 +17,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from gameday.errors import Aborted, GameDayError, InjectionError, ScenarioError, StackUnavailable
 
+if TYPE_CHECKING:  # imported lazily at run time: `gameday --help` stays fast
+    from gameday.environment import Environment
+    from gameday.report import Outputs
+    from gameday.scenario import Scenario
+
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 3
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage, which is our "bad input" code too; keep its message."""
 
 
 def _stack_up(args: argparse.Namespace) -> int:
@@ -69,7 +71,7 @@ def _print_endpoints(endpoints: dict[str, object], path: str | None) -> None:
     print("Ctrl-C or SIGTERM stops every process it started.", flush=True)
 
 
-def _load(paths: Sequence[str], env_file: str | None) -> tuple[list[object], object]:
+def _load(paths: Sequence[str], env_file: str | None) -> tuple[list[Scenario], Environment]:
     """Every scenario under ``paths``, validated (against ``env_file``, or the embedded stack)."""
     from gameday.catalogue import discover
     from gameday.environment import load_environment
@@ -106,7 +108,7 @@ def _list(args: argparse.Namespace) -> int:
     from gameday.catalogue import catalogue_rows
 
     scenarios, _ = _load(args.paths or ["scenarios"], None)
-    rows = catalogue_rows(scenarios)  # type: ignore[arg-type]
+    rows = catalogue_rows(scenarios)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], indent=2))
         return EXIT_OK
@@ -137,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
 
     scenarios, _ = _load(args.paths, args.env)
     if args.tag:
-        scenarios = filter_by_tag(scenarios, args.tag)  # type: ignore[arg-type]
+        scenarios = filter_by_tag(scenarios, args.tag)
     if not scenarios:
         raise ScenarioError(
             f"no scenario to run in {', '.join(args.paths)}"
@@ -154,10 +156,15 @@ def _run(args: argparse.Namespace) -> int:
             metrics.exporting(args.metrics_listen, environment.metrics_sd_dir, console.event),
         ):
             for scenario in scenarios:
-                run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"  # type: ignore[attr-defined]
+                run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
                 result = run_scenario(
-                    scenario, environment, console, run_dir, settle_s=args.settle,  # type: ignore[arg-type]
-                    journal=Journal(args.journal), ttl_margin_s=args.ttl_margin,
+                    scenario,
+                    environment,
+                    console,
+                    run_dir,
+                    settle_s=args.settle,
+                    journal=Journal(args.journal),
+                    ttl_margin_s=args.ttl_margin,
                 )
                 done.append(result)
                 console.close()
@@ -183,7 +190,7 @@ def _recover(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ABORTED
 
 
-def _outputs(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _outputs(args: argparse.Namespace) -> Outputs:
     from gameday.report import Outputs
 
     def path(value: str | None) -> Path | None:
@@ -215,7 +222,9 @@ def _toxiproxy_server(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a flat table of options
     """The ``gameday`` argument parser with every subcommand."""
-    parser = _ArgumentParser(prog="gameday", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(
+        prog="gameday", description="Chaos and game-day testing for ML pipelines."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run scenarios (files or folders) and give verdicts")
@@ -225,23 +234,48 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a flat table o
     run.add_argument("--tag", action="append", help="only scenarios with this tag (repeatable)")
     run.add_argument("--workdir", metavar="DIR", help="where run files go (default .gameday/runs)")
     run.add_argument("--quiet", action="store_true", help="no progress output, only the verdicts")
-    run.add_argument("--settle", type=float, default=60.0, metavar="SECONDS",
-                     help="longest wait for no alert firing before a baseline (default 60)")
-    run.add_argument("--journal", metavar="DIR", default=".gameday/journal",
-                     help="undo journal folder (default .gameday/journal)")
-    run.add_argument("--ttl-margin", type=_positive, default=30.0, metavar="SECONDS",
-                     help="a fault's TTL is its window plus this (default 30)")
-    run.add_argument("--report", metavar="DIR",
-                     help="write an HTML report per scenario, and index.html, into DIR")
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait for no alert firing before a baseline (default 60)",
+    )
+    run.add_argument(
+        "--journal",
+        metavar="DIR",
+        default=".gameday/journal",
+        help="undo journal folder (default .gameday/journal)",
+    )
+    run.add_argument(
+        "--ttl-margin",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="a fault's TTL is its window plus this (default 30)",
+    )
+    run.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write an HTML report per scenario, and index.html, into DIR",
+    )
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per check)")
-    run.add_argument("--markdown", metavar="FILE",
-                     help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
-    run.add_argument("--history", metavar="FILE", default=".gameday/history.sqlite",
-                     help="append every run to this SQLite file (default .gameday/history.sqlite)")
+    run.add_argument(
+        "--markdown", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"
+    )
+    run.add_argument(
+        "--history",
+        metavar="FILE",
+        default=".gameday/history.sqlite",
+        help="append every run to this SQLite file (default .gameday/history.sqlite)",
+    )
     run.add_argument("--no-history", action="store_true", help="do not record the runs")
-    run.add_argument("--metrics-listen", metavar="HOST:PORT",
-                     help="serve gameday's own metrics (faults, phase, verdicts) for Prometheus "
-                          "here (HOST default 127.0.0.1; on by itself for the embedded stack)")
+    run.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve gameday's own metrics (faults, phase, verdicts) for Prometheus "
+        "here (HOST default 127.0.0.1; on by itself for the embedded stack)",
+    )
     run.set_defaults(handler=_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running anything")
@@ -270,18 +304,31 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a flat table o
 
     rec = sub.add_parser("recover", help="revert every fault a crashed or killed run left behind")
     rec.add_argument("--env", metavar="FILE", help="its allow_hosts bound where reverts go")
-    rec.add_argument("--journal", metavar="DIR", default=".gameday/journal",
-                     help="undo journal folder (default .gameday/journal)")
+    rec.add_argument(
+        "--journal",
+        metavar="DIR",
+        default=".gameday/journal",
+        help="undo journal folder (default .gameday/journal)",
+    )
     rec.add_argument("--json", action="store_true", help="print a JSON summary")
     rec.set_defaults(handler=_recover)
 
     hist = sub.add_parser("history", help="past runs: verdicts, detection times, regressions")
-    hist.add_argument("--db", metavar="FILE", default=".gameday/history.sqlite",
-                      help="the history file (default .gameday/history.sqlite)")
+    hist.add_argument(
+        "--db",
+        metavar="FILE",
+        default=".gameday/history.sqlite",
+        help="the history file (default .gameday/history.sqlite)",
+    )
     hist.add_argument("--scenario", metavar="NAME", help="only this scenario")
     hist.add_argument("--json", action="store_true", help="as JSON")
-    hist.add_argument("--limit", type=int, default=20, metavar="N",
-                      help="runs shown per scenario (default 20; all are analysed)")
+    hist.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="runs shown per scenario (default 20; all are analysed)",
+    )
     hist.set_defaults(handler=_history)
 
     tp = sub.add_parser("toxiproxy-server", help="run the embedded toxiproxy-compatible server")
@@ -323,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point. Everything printed goes through secret redaction."""
     from gameday.redaction import RedactingStream
 
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         code = run(argv)
     finally:

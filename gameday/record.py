@@ -79,6 +79,14 @@ class RunRecord:
     # Alertmanager's view, polled during the run (alert evidence when no webhook reaches gameday)
     alertmanager_seen: AlertmanagerLog = field(default_factory=AlertmanagerLog)
 
+    @property
+    def steady_since(self) -> float:
+        """When the steady state was established: the start of the (last) baseline, or the run's
+        start before any baseline. Alerts are judged from here: an alert firing in a baseline
+        that was discarded (and settled again) belongs to what came before, not to this run."""
+        baseline = self.phases.get("baseline")
+        return baseline.start if baseline else self.started_at
+
     def phase(self, name: str) -> Phase | None:
         return self.phases.get(name)
 

@@ -24,12 +24,12 @@ from gameday.guards import breach
 from gameday.injectors.base import FaultContext, Injector
 from gameday.interrupts import interruptible, shielded
 from gameday.journal import Journal, UndoLog
-from gameday.load import Load, summarize
+from gameday.load import Load, LoadStats, summarize
 from gameday.observe import Observability
 from gameday.record import FaultRecord, Phase, RunRecord
 from gameday.results import ScenarioResult
 from gameday.scenario import Scenario
-from gameday.verifiers.base import Verifier, verify
+from gameday.verifiers.base import Check, Verifier, verify
 
 TICK_S = 0.25
 DECIDE_EVERY_S = 1.0
@@ -218,7 +218,7 @@ def _firing(run: _Run) -> list[str]:
     return sorted({a.name for a in alerts if a.state == "firing"})
 
 
-def _recent(run: _Run, seconds: float = 5.0) -> object:
+def _recent(run: _Run, seconds: float = 5.0) -> LoadStats:
     if run.load:
         run.load.poll()
     return summarize(run.record.requests, time.time() - seconds)
@@ -413,7 +413,7 @@ def _sleep(seconds: float) -> None:
     time.sleep(max(0.0, seconds))
 
 
-def _verify(run: _Run) -> list:  # type: ignore[type-arg]
+def _verify(run: _Run) -> list[Check]:
     if run.load:
         run.load.poll()
     return [verify(v, e, run.record) for v, e in run.checks]

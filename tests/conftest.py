@@ -48,3 +48,27 @@ def gameday_cli():  # type: ignore[no-untyped-def]
         )
 
     return run
+
+
+@pytest.fixture
+def run_on_stack(gameday_cli, endpoints_file: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``gameday run SCENARIO --env <session stack>``: returns ``(process, result object)``."""
+    import subprocess
+
+    def run(scenario: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:  # type: ignore[type-arg]
+        out = tmp_path / f"{scenario.stem}.json"
+        proc = gameday_cli(
+            "run",
+            str(scenario),
+            "--env",
+            str(endpoints_file),
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path),
+            *args,
+        )
+        result = json.loads(out.read_text()) if out.exists() else {}
+        return proc, result
+
+    return run

@@ -34,7 +34,7 @@ STATUS_FILE = "load-status.json"
 _DIR = os.environ.get("GAMEDAY_LOAD_DIR", "")
 _out = None
 _role = "local"
-_buffer = []  # worker only: records not yet sent to the master
+_buffer: list = []  # worker only: records not yet sent to the master
 _worker = ""  # worker only: this worker's Locust client id
 
 

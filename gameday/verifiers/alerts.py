@@ -60,15 +60,17 @@ class Episode:
 
 
 def episodes(run: RunRecord, alert: str, labels: Mapping[str, str] | None = None) -> list[Episode]:
-    """Every episode of ``alert`` during the run whose labels include ``labels``, in time order.
+    """Every episode of ``alert`` since the run's steady state (the start of its last baseline)
+    whose labels include ``labels``, in time order.
 
     Read up to now: a run is verified right after it ends, and the evaluation that shows an
     alert resolved may land just after the run's last second. An episode already active when
-    the run began (a previous run's alert, still resolving) is marked ``started_before_run``.
+    the steady state began (a previous run's alert, still resolving) is marked
+    ``started_before_run``.
     """
     step = run.observe.evaluation_interval
     end = time.time()
-    start = end - math.ceil((end - run.started_at) / step) * step  # last point exactly at end
+    start = end - math.ceil((end - run.steady_since) / step) * step  # last point exactly at end
     series = run.observe.prometheus.query_range(f'ALERTS{{alertname="{alert}"}}', start, end, step)
     samples: dict[tuple[tuple[str, str], ...], list[tuple[float, str]]] = {}
     for one in series:
@@ -301,7 +303,7 @@ def _check_silent(exp: AlertExpectation, run: RunRecord) -> Check:
     found = [e for e in episodes(run, exp.alert, exp.labels) if not e.started_before_run]
     fired = [e for e in found if e.firing_at is not None]
     origin = run.fault_start or run.started_at
-    watched = round((run.finished_at or time.time()) - run.started_at, 1)
+    watched = round((run.finished_at or time.time()) - run.steady_since, 1)
     evidence = {"instances": [_instance(t, origin) for t in found], "watched_s": watched}
     if fired:
         first = min(fired, key=lambda t: t.firing_at or 0.0)

@@ -49,7 +49,7 @@ def fault_alerts(run: RunRecord) -> list[dict[str, Any]]:
     names = {
         s.labels.get("alertname", "")
         for s in prom.query_range(
-            'ALERTS{alertstate="firing"}', run.started_at, stop, run.observe.evaluation_interval
+            'ALERTS{alertstate="firing"}', run.steady_since, stop, run.observe.evaluation_interval
         )
     }
     lower = start - run.observe.evaluation_interval

@@ -33,22 +33,9 @@ def _checks(result: dict) -> dict[str, dict]:  # type: ignore[type-arg]
     return {c["name"]: c for c in result["checks"]}
 
 
-def test_wrong_expectations_fail_each_with_its_reason(
-    gameday_cli, endpoints_file: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "out.json"
-    proc = gameday_cli(
-        "run",
-        str(TEST_SCENARIOS / "mutants.yaml"),
-        "--env",
-        str(endpoints_file),
-        "--json",
-        str(out),
-        "--workdir",
-        str(tmp_path),
-    )
+def test_wrong_expectations_fail_each_with_its_reason(run_on_stack) -> None:  # type: ignore[no-untyped-def]
+    proc, result = run_on_stack(TEST_SCENARIOS / "mutants.yaml")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
     assert result["verdict"] == "fail"
     checks = _checks(result)
     assert not any(c["passed"] for c in checks.values())
@@ -69,22 +56,9 @@ def test_wrong_expectations_fail_each_with_its_reason(
     assert "routed to ml-oncall, not data-oncall" in route["detail"]
 
 
-def test_adaptive_phases_end_long_windows_early(
-    gameday_cli, endpoints_file: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "out.json"
-    proc = gameday_cli(
-        "run",
-        str(TEST_SCENARIOS / "adaptive-latency.yaml"),
-        "--env",
-        str(endpoints_file),
-        "--json",
-        str(out),
-        "--workdir",
-        str(tmp_path),
-    )
+def test_adaptive_phases_end_long_windows_early(run_on_stack) -> None:  # type: ignore[no-untyped-def]
+    proc, result = run_on_stack(TEST_SCENARIOS / "adaptive-latency.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
     configured = 10 + 120 + 60
     assert result["duration_s"] < 0.4 * configured, result["phases"]
     assert "every fault check decided" in proc.stderr
@@ -133,34 +107,16 @@ def test_control_run_fails_when_an_alert_fires(
     wait_resolved(PrometheusClient(stack.endpoints["prometheus"]), "BatchValidationFailed", 60)
 
 
-def test_broken_baseline_aborts_with_exit_3_and_injects_nothing(
-    stack: Stack,
-    gameday_cli,
-    endpoints_file: Path,  # type: ignore[no-untyped-def]
-    tmp_path: Path,
-) -> None:
+def test_broken_baseline_aborts_with_exit_3_and_injects_nothing(stack: Stack, run_on_stack) -> None:  # type: ignore[no-untyped-def]
     prometheus = PrometheusClient(stack.endpoints["prometheus"])
     stack.pause("drift-monitor")
     try:
         wait_firing(prometheus, "ServiceDown", 30, service="drift-monitor")
-        out = tmp_path / "out.json"
-        proc = gameday_cli(
-            "run",
-            str(SCENARIOS / "feature-store-latency.yaml"),
-            "--env",
-            str(endpoints_file),
-            "--json",
-            str(out),
-            "--settle",
-            "3",
-            "--workdir",
-            str(tmp_path),
-        )
+        proc, result = run_on_stack(SCENARIOS / "feature-store-latency.yaml", "--settle", "3")
         proxies = requests.get(f"{stack.endpoints['toxiproxy']}/proxies", timeout=5).json()
     finally:
         stack.resume("drift-monitor")
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
     assert result["verdict"] == "aborted"
     assert "ServiceDown" in result["reason"] and "nothing was injected" in result["reason"]
     assert result["faults"][0]["applied_at"] is None
