@@ -8,7 +8,13 @@ import socket
 from pathlib import Path
 
 import pytest
-from fixtures.fakes import FakeDown, FakeFlag, FakeKill, FakeLatency, FakeNullColumn
+from fixtures.plugins import (
+    DownInjector,
+    FakeFlag,
+    KillInjector,
+    LatencyInjector,
+    NullColumnInjector,
+)
 
 from gameday.environment import Environment, load_environment
 from gameday.errors import ScenarioError
@@ -47,10 +53,10 @@ def test_contract_environment_is_modelled_key_by_key():
 
 def test_contract_targets_resolve_to_injector_targets():
     env = load_environment(ENV / "contract.yaml")
-    assert env.resolve("feature-store", FakeLatency) == Target(
+    assert env.resolve("feature-store", LatencyInjector) == Target(
         "feature-store", "proxy", {"toxiproxy": ["http://127.0.0.1:8474"], "proxy": "feature_store"}
     )
-    assert env.resolve("upstream", FakeNullColumn()) == Target(
+    assert env.resolve("upstream", NullColumnInjector()) == Target(
         "upstream", "batch_source", {"batch_dir": "/srv/landing"}
     )
 
@@ -58,7 +64,7 @@ def test_contract_targets_resolve_to_injector_targets():
 def test_unknown_target_lists_known_targets():
     env = load_environment(ENV / "contract.yaml")
     with pytest.raises(ScenarioError) as info:
-        env.resolve("feature-stor", FakeLatency)
+        env.resolve("feature-stor", LatencyInjector)
     assert info.value.message == (
         "unknown target 'feature-stor'; known: feature-store, upstream "
         "(did you mean 'feature-store'?)"
@@ -70,23 +76,23 @@ def test_target_kind_must_suit_the_injector():
     with pytest.raises(
         ScenarioError, match=r"process\.kill acts on a service; target 'upstream' is a batch_source"
     ):
-        env.resolve("upstream", FakeKill)
+        env.resolve("upstream", KillInjector)
     assert env.resolve("upstream", FakeFlag).kind == "batch_source"  # declares no kinds: any
 
 
 def test_reference_stack_targets_apply_when_targets_are_absent():
     env = Environment.from_endpoints(json.loads((ENV / "endpoints.json").read_text()))
-    assert env.resolve("feature-store-writes", FakeDown).settings == {
+    assert env.resolve("feature-store-writes", DownInjector).settings == {
         "toxiproxy": ["http://127.0.0.1:41006"], "proxy": "feature_store_writes",
     }  # fmt: skip
-    assert env.resolve("upstream", FakeNullColumn).settings == {
+    assert env.resolve("upstream", NullColumnInjector).settings == {
         "producer": "http://127.0.0.1:41004",
         "feed": "upstream",
     }
-    assert env.resolve("training-data", FakeNullColumn).settings["feed"] == "training-data"
+    assert env.resolve("training-data", NullColumnInjector).settings["feed"] == "training-data"
     # One name, two bindings: the link for network faults, the process for process faults.
-    assert env.resolve("feature-store", FakeLatency).kind == "proxy"
-    assert env.resolve("feature-store", FakeKill).settings == {
+    assert env.resolve("feature-store", LatencyInjector).kind == "proxy"
+    assert env.resolve("feature-store", KillInjector).settings == {
         "control": "http://127.0.0.1:41005",
         "service": "feature-store",
     }
@@ -98,15 +104,15 @@ def test_reference_stack_targets_apply_when_targets_are_absent():
         "trainer",
         "label-feed",
     ):
-        assert env.resolve(service, FakeKill).settings["service"] == service
+        assert env.resolve(service, KillInjector).settings["service"] == service
 
 
 def test_reference_target_without_its_url_says_which_key_is_missing():
     env = Environment.from_endpoints({"toxiproxy": "http://127.0.0.1:1"})
     with pytest.raises(ScenarioError, match="target 'model-server' needs 'control'"):
-        env.resolve("model-server", FakeKill)
+        env.resolve("model-server", KillInjector)
     with pytest.raises(ScenarioError, match="target 'upstream' needs 'producer'"):
-        env.resolve("upstream", FakeNullColumn)
+        env.resolve("upstream", NullColumnInjector)
 
 
 def test_endpoints_file_is_a_valid_environment_file():
@@ -124,11 +130,13 @@ def test_endpoints_file_is_a_valid_environment_file():
 def test_at_scale_environment_with_several_toxiproxies_and_plugin_targets():
     env = load_environment(ENV / "at-scale.yaml")
     assert len(env.toxiproxy) == 2
-    assert env.resolve("feature-store", FakeLatency).settings["toxiproxy"] == list(env.toxiproxy)
-    assert env.resolve("feature-store-east", FakeLatency).settings["toxiproxy"] == [
+    assert env.resolve("feature-store", LatencyInjector).settings["toxiproxy"] == list(
+        env.toxiproxy
+    )
+    assert env.resolve("feature-store-east", LatencyInjector).settings["toxiproxy"] == [
         "http://toxi-east.staging.example.net:8474"
     ]
-    assert env.resolve("feature-store", FakeKill).settings["service"] == "feature-store"
+    assert env.resolve("feature-store", KillInjector).settings["service"] == "feature-store"
     kafka = env.resolve("kafka-orders", FakeFlag)
     assert (kafka.kind, kafka.settings["topic"], kafka.settings["password"]) == (
         "kafka_topic",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fixtures.fakes import fake_injectors, fake_verifiers
+from fixtures.plugins import loader_injectors, loader_verifiers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,7 @@ from gameday.scenario import Scenario, parse_scenario
 from gameday.yamlsafe import load_file, load_text
 
 PATH = "fuzz.yaml"
-INJECTORS, VERIFIERS = fake_injectors(), fake_verifiers()
+INJECTORS, VERIFIERS = loader_injectors(), loader_verifiers()
 STACK = Environment.from_endpoints(
     {
         "toxiproxy": "http://127.0.0.1:1",

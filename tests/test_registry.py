@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from fixtures.fakes import (
+from fixtures.plugins import (
     FakeFlag,
-    FakeLatency,
+    LatencyInjector,
     QueueDepthExpectation,
     QueueDepthVerifier,
-    fake_injectors,
+    loader_injectors,
 )
 
 from gameday import registry
@@ -41,12 +41,12 @@ def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_unknown_name_lists_sorted_known_names_with_a_suggestion():
     with pytest.raises(UnknownName) as info:
-        fake_injectors().get("network.latncy")
+        loader_injectors().get("network.latncy")
     assert str(info.value) == (
         "unknown injector 'network.latncy'; known: custom.flag, data.null_column, network.down, "
         "network.latency, process.kill (did you mean 'network.latency'?)"
     )
-    assert info.value.known == fake_injectors().names()
+    assert info.value.known == loader_injectors().names()
 
 
 def test_builtin_module_that_does_not_exist_yet_is_skipped():
@@ -72,16 +72,17 @@ def test_builtin_module_must_export_its_tuple(plugin_dir):
 def test_builtin_modules_register_their_tuple(plugin_dir):
     module = plugin_dir(
         "gd_good_builtin",
-        "from fixtures.fakes import FakeLatency, FakeDown\nINJECTORS = (FakeLatency, FakeDown)\n",
+        "from fixtures.plugins import LatencyInjector, DownInjector\n"
+        "INJECTORS = (LatencyInjector, DownInjector)\n",
     )
     reg = load_injectors(modules=(module,), entry_points=[])
     assert reg.names() == ["network.down", "network.latency"]
-    assert reg.get("network.latency") is FakeLatency
+    assert reg.get("network.latency") is LatencyInjector
     assert reg.origin("network.down") == "built-in module gd_good_builtin"
 
 
 def test_third_party_injector_is_loaded_from_its_entry_point():
-    reg = load_injectors(modules=(), entry_points=[ep("custom.flag", "fixtures.fakes:FakeFlag")])
+    reg = load_injectors(modules=(), entry_points=[ep("custom.flag", "fixtures.plugins:FakeFlag")])
     assert reg.get("custom.flag") is FakeFlag
     assert "entry point 'custom.flag'" in reg.origin("custom.flag")
 
@@ -92,8 +93,8 @@ def test_process_wide_registries_load_once_from_monkeypatched_entry_points(monke
     def fake_entry_points(group: str) -> list[EntryPoint]:
         calls.append(group)
         if group == "gameday.verifiers":
-            return [ep("queue_depth", "fixtures.fakes:QueueDepthVerifier", group)]
-        return [ep("custom.flag", "fixtures.fakes:FakeFlag")]
+            return [ep("queue_depth", "fixtures.plugins:QueueDepthVerifier", group)]
+        return [ep("custom.flag", "fixtures.plugins:FakeFlag")]
 
     monkeypatch.setattr(registry, "_entry_points", fake_entry_points)
     monkeypatch.setattr(registry, "INJECTOR_MODULES", ())
@@ -120,11 +121,12 @@ def test_process_wide_registries_load_once_from_monkeypatched_entry_points(monke
             "X is abstract (implement apply, revert)",
         ),
         (
-            "from fixtures.fakes import FakeFlag\nclass X(FakeFlag):\n    name = 'NoDots'",
+            "from fixtures.plugins import FakeFlag\nclass X(FakeFlag):\n    name = 'NoDots'",
             "does not match",
         ),
         (
-            "from fixtures.fakes import FakeFlag\nclass X(FakeFlag):\n    params = ('latency_ms',)",
+            "from fixtures.plugins import FakeFlag\n"
+            "class X(FakeFlag):\n    params = ('latency_ms',)",
             "params must be a tuple of",
         ),
         ("raise RuntimeError('boom at import')", "failed to load: RuntimeError: boom at import"),
@@ -138,22 +140,22 @@ def test_malformed_third_party_injector_is_refused_at_load_time(plugin_dir, sour
 
 def test_entry_point_name_must_equal_the_plugin_name():
     with pytest.raises(PluginError, match=r"must equal FakeFlag.name \('custom.flag'\)"):
-        load_injectors(modules=(), entry_points=[ep("custom.flg", "fixtures.fakes:FakeFlag")])
+        load_injectors(modules=(), entry_points=[ep("custom.flg", "fixtures.plugins:FakeFlag")])
 
 
 def test_third_party_may_not_take_a_builtin_name(plugin_dir):
     with pytest.raises(PluginError, match=r"'network\.latency' is reserved for gameday"):
         load_injectors(
-            modules=(), entry_points=[ep("network.latency", "fixtures.fakes:FakeLatency")]
+            modules=(), entry_points=[ep("network.latency", "fixtures.plugins:LatencyInjector")]
         )
     module = plugin_dir(
-        "gd_flag_builtin", "from fixtures.fakes import FakeFlag\nINJECTORS = (FakeFlag,)\n"
+        "gd_flag_builtin", "from fixtures.plugins import FakeFlag\nINJECTORS = (FakeFlag,)\n"
     )
     with pytest.raises(
         PluginError, match="clashes with the one from built-in module gd_flag_builtin"
     ):
         load_injectors(
-            modules=(module,), entry_points=[ep("custom.flag", "fixtures.fakes:FakeFlag")]
+            modules=(module,), entry_points=[ep("custom.flag", "fixtures.plugins:FakeFlag")]
         )
 
 
@@ -161,7 +163,7 @@ def test_verifier_spec_must_be_an_expectation_of_the_same_kind(plugin_dir):
     module = plugin_dir(
         "gd_bad_verifiers",
         """
-        from fixtures.fakes import QueueDepthVerifier, QueueDepthExpectation
+        from fixtures.plugins import QueueDepthVerifier, QueueDepthExpectation
         from gameday.expectations import SloExpectation
         class WrongKind(QueueDepthVerifier):
             kind = "other_kind"
@@ -260,7 +262,8 @@ def test_verify_refuses_a_non_check_answer_and_passes_real_checks_through():
     )
 
 
-def test_fake_latency_is_a_valid_injector_for_the_registry():
+def test_the_real_latency_injector_registers_cleanly():
     assert (
-        load_injectors(modules=(), entry_points=[]).register(FakeLatency, origin="t") is FakeLatency
+        load_injectors(modules=(), entry_points=[]).register(LatencyInjector, origin="t")
+        is LatencyInjector
     )

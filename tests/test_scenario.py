@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures.fakes import fake_injectors, fake_verifiers
+from fixtures.plugins import loader_injectors, loader_verifiers
 
 from gameday.catalogue import catalogue_rows, discover, filter_by_tag
 from gameday.durations import format_duration, human_duration, parse_duration
@@ -22,7 +22,9 @@ INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 
 
 def parse(text: str, **kwargs) -> Scenario:
-    return parse_scenario(text, "s.yaml", fake_injectors(), verifiers=fake_verifiers(), **kwargs)
+    return parse_scenario(
+        text, "s.yaml", loader_injectors(), verifiers=loader_verifiers(), **kwargs
+    )
 
 
 def refusal(text: str, **kwargs) -> ScenarioError:
@@ -42,7 +44,7 @@ faults:
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_valid_fixture_loads(path: Path):
-    scenario = load_scenario(path, fake_injectors(), verifiers=fake_verifiers())
+    scenario = load_scenario(path, loader_injectors(), verifiers=loader_verifiers())
     assert scenario.source == path
     assert all(f.location and f.location.line >= 1 for f in scenario.faults)
 
@@ -53,14 +55,16 @@ def test_invalid_fixture_is_refused_at_the_promised_line(path: Path):
     match = re.match(r"# error: (\d+): (.*)", path.read_text().splitlines()[0])
     assert match, f"{path.name} lacks its '# error: LINE: text' header"
     with pytest.raises(ScenarioError) as info:
-        load_scenario(path, fake_injectors(), verifiers=fake_verifiers())
+        load_scenario(path, loader_injectors(), verifiers=loader_verifiers())
     assert (info.value.path, info.value.line) == (str(path), int(match.group(1)))
     assert match.group(2) in info.value.message
 
 
 def test_contract_example_is_modelled_key_by_key():
     s = load_scenario(
-        FIXTURES / "valid" / "contract-example.yaml", fake_injectors(), verifiers=fake_verifiers()
+        FIXTURES / "valid" / "contract-example.yaml",
+        loader_injectors(),
+        verifiers=loader_verifiers(),
     )
     assert (s.name, s.tags, s.runbook) == (
         "feature-store-latency",
@@ -89,7 +93,9 @@ def test_contract_example_is_modelled_key_by_key():
 
 def test_expectation_titles_read_as_sentences():
     s = load_scenario(
-        FIXTURES / "valid" / "contract-example.yaml", fake_injectors(), verifiers=fake_verifiers()
+        FIXTURES / "valid" / "contract-example.yaml",
+        loader_injectors(),
+        verifiers=loader_verifiers(),
     )
     titles = [e.title for e in s.expect]
     assert (
@@ -192,8 +198,8 @@ def test_third_party_kind_comes_from_the_verifier_registry():
         parse_scenario(
             "name: q\nexpect:\n  - queue_depth: {queue: landing, below: 3}\n",
             "s.yaml",
-            fake_injectors(),
-            verifiers=fake_verifiers().__class__("k", object, key="kind", pattern="."),
+            loader_injectors(),
+            verifiers=loader_verifiers().__class__("k", object, key="kind", pattern="."),
         )
 
 
@@ -211,7 +217,7 @@ def test_scenario_is_immutable():
 
 def test_locustfile_is_resolved_relative_to_the_scenario_file():
     s = load_scenario(
-        FIXTURES / "valid" / "process-kill.yaml", fake_injectors(), verifiers=fake_verifiers()
+        FIXTURES / "valid" / "process-kill.yaml", loader_injectors(), verifiers=loader_verifiers()
     )
     assert s.load is not None
     assert s.load.locustfile == (FIXTURES / "valid" / "predict_user.py").resolve()
@@ -247,7 +253,7 @@ def test_names_must_be_unique_across_a_batch(tmp_path: Path):
     (tmp_path / "a.yaml").write_text("name: same\n")
     (tmp_path / "b.yaml").write_text("# b\nname: same\n")
     with pytest.raises(ScenarioError) as info:
-        load_scenarios([tmp_path], fake_injectors(), verifiers=fake_verifiers())
+        load_scenarios([tmp_path], loader_injectors(), verifiers=loader_verifiers())
     assert (info.value.path, info.value.line) == (str(tmp_path / "b.yaml"), 2)
     assert f"already used by {tmp_path / 'a.yaml'}:1" in info.value.message
 
@@ -315,7 +321,9 @@ def test_discover_walks_folders_sorted_and_refuses_missing_paths(tmp_path: Path)
 
 
 def test_catalogue_rows_and_tag_filter():
-    scenarios = load_scenarios([FIXTURES / "valid"], fake_injectors(), verifiers=fake_verifiers())
+    scenarios = load_scenarios(
+        [FIXTURES / "valid"], loader_injectors(), verifiers=loader_verifiers()
+    )
     network = filter_by_tag(scenarios, "network")
     assert sorted(s.name for s in network) == ["anchors-and-merge", "feature-store-latency"]
     assert filter_by_tag(scenarios, []) == scenarios

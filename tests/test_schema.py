@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures.fakes import fake_injectors, fake_verifiers
+from fixtures.plugins import loader_injectors, loader_verifiers
 
 from gameday.schema import scenario_schema
 from gameday.yamlsafe import load_file
@@ -22,7 +22,7 @@ SCHEMA_REFUSES = sorted(
 
 @pytest.fixture(scope="module")
 def validator():
-    schema = scenario_schema(fake_injectors(), fake_verifiers())
+    schema = scenario_schema(loader_injectors(), loader_verifiers())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -43,8 +43,14 @@ def test_there_are_enough_refusals_to_mean_something():
 
 
 def test_params_are_tied_to_the_injector_name(validator):
-    fault = {"injector": "data.null_column", "target": "upstream", "params": {"column": "x"}}
+    fault = {
+        "injector": "data.null_column",
+        "target": "upstream",
+        "params": {"column": "merchant_risk"},
+    }
     assert validator.is_valid({"name": "a", "faults": [fault]})
+    unknown_column = {**fault, "params": {"column": "merchant_rsk"}}  # the real injector's choices
+    assert not validator.is_valid({"name": "a", "faults": [unknown_column]})
     latency_params = {**fault, "params": {"latency_ms": 5}}  # valid for another injector only
     assert not validator.is_valid({"name": "a", "faults": [latency_params]})
     assert not validator.is_valid(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from drill_harness import CATALOGUE, catalogue
-from fixtures.fakes import fake_injectors
+from fixtures.plugins import loader_injectors
 
 from gameday.drill.answers import (
     COMPONENTS,
@@ -88,7 +88,7 @@ def test_every_catalogue_answer_is_a_choice_and_the_choices_do_not_depend_on_the
 def test_a_target_and_a_family_unknown_to_the_reference_stack_become_choices() -> None:
     scenario = parse_scenario(
         "name: plugin\ntimeline: {fault: 5s}\nfaults: [{injector: custom.flag, target: orders}]",
-        registry=fake_injectors(),
+        registry=loader_injectors(),
     )
     components, families = choices_for([scenario])
     assert components[-1].key == "orders" and families[-1].key == "custom"
