@@ -181,6 +181,14 @@ class Environment(FileModel):
         """Whether ``host`` matches ``allow_hosts`` (exact, ``*.domain``, or a CIDR range)."""
         return any(_host_matches(host, pattern) for pattern in self.allow_hosts)
 
+    def refused_addresses(self, settings: object) -> list[str]:
+        """Every URL in a target's ``settings`` (nested anywhere) whose host is not allowed."""
+        return [
+            value
+            for value in _strings(settings)
+            if "://" in value and not self.allows(host_of(value))
+        ]
+
     def target_names(self) -> list[str]:
         """Every logical target this environment resolves, sorted."""
         if self.targets is not None:
@@ -293,6 +301,17 @@ def _url_hosts(at: KeyPath, url: str | None) -> Iterator[tuple[KeyPath, str]]:
     host = urlsplit(url).hostname if url else None
     if host:
         yield at, host
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
 
 
 def host_of(address: str) -> str:

@@ -96,21 +96,8 @@ def _builtin(name: str) -> type[Injector] | None:
 
 def _check_hosts(entry: Entry, allow_hosts: Iterable[str] | None) -> None:
     allowed = tuple(allow_hosts or entry.environment.get("allow_hosts") or DEFAULT_ALLOW_HOSTS)
-    env = Environment(allow_hosts=allowed)
-    for value in _strings(entry.target.settings):
-        if "://" in value and not env.allows(host_of(value)):
-            raise InjectionError(f"refused: {host_of(value)} is not in allow_hosts {list(allowed)}")
-
-
-def _strings(value: object) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
+    for value in Environment(allow_hosts=allowed).refused_addresses(entry.target.settings):
+        raise InjectionError(f"refused: {host_of(value)} is not in allow_hosts {list(allowed)}")
 
 
 def recover(journal: Journal, allow_hosts: Iterable[str] | None = None) -> list[Outcome]:

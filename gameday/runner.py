@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,22 +139,8 @@ def _prepare_faults(run: _Run) -> None:
 
 
 def _check_allowed(env: Environment, settings: object) -> None:
-    for value in _strings(settings):
-        if "://" in value and not env.allows(host_of(value)):
-            raise ScenarioError(
-                f"target address {value} is not in allow_hosts {list(env.allow_hosts)}"
-            )
-
-
-def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
+    for value in env.refused_addresses(settings):
+        raise ScenarioError(f"target address {value} is not in allow_hosts {list(env.allow_hosts)}")
 
 
 def _start_load(run: _Run, cleanup: contextlib.ExitStack) -> None:

@@ -191,6 +191,20 @@ def test_allowlist_accepts_wildcards_and_cidr_ranges(tmp_path: Path):
     assert not env.allows("10.2.0.1")
 
 
+def test_target_settings_are_searched_for_addresses_at_any_depth():
+    env = Environment(allow_hosts=("127.0.0.1", "*.stg.net"))
+    settings = {
+        "proxy": "feature_store",
+        "toxiproxy": ["http://127.0.0.1:8474", "http://toxi.stg.net:8474"],
+        "control": {"url": "http://10.0.0.9:9000", "headers": ["http://evil.example:1"]},
+        "note": "not-a-url.example",
+    }
+    assert env.refused_addresses(settings) == ["http://10.0.0.9:9000", "http://evil.example:1"]
+    assert env.refused_addresses({"toxiproxy": ("http://localhost:1",)}) == [
+        "http://localhost:1"
+    ]
+
+
 def test_secrets_never_appear_in_repr_or_str():
     env = load_environment(ENV / "at-scale.yaml")
     for text in (repr(env), str(env), json.dumps(env.redacted())):

@@ -26,8 +26,6 @@ from gameday.telemetry.backends import free_port, wait_http_ok
 JAEGER_FIXTURE = Path(__file__).parents[1] / "telemetry" / "fixtures" / "jaeger_v3_trace.json"
 JAEGER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
-Canned = dict[str, tuple[int, Any]]
-
 
 @pytest.fixture
 def toxiproxy_server(tmp_path: Path) -> Iterator[Callable[[], str]]:
@@ -48,43 +46,6 @@ def toxiproxy_server(tmp_path: Path) -> Iterator[Callable[[], str]]:
             return url
 
         yield start
-
-
-@pytest.fixture
-def canned_http() -> Iterator[Callable[[Canned], str]]:
-    """Serve fixed answers ``{path: (status, json_or_text)}`` (query strings ignored); its URL.
-
-    The table may be changed after the server started; unknown paths answer 404.
-    """
-    servers: list[ThreadingHTTPServer] = []
-
-    def serve(table: Canned) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _canned_handler(table))
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def _canned_handler(table: Canned) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, body = table.get(self.path.split("?")[0], (404, ""))
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
 
 
 @pytest.fixture
