@@ -200,9 +200,7 @@ def test_target_settings_are_searched_for_addresses_at_any_depth():
         "note": "not-a-url.example",
     }
     assert env.refused_addresses(settings) == ["http://10.0.0.9:9000", "http://evil.example:1"]
-    assert env.refused_addresses({"toxiproxy": ("http://localhost:1",)}) == [
-        "http://localhost:1"
-    ]
+    assert env.refused_addresses({"toxiproxy": ("http://localhost:1",)}) == ["http://localhost:1"]
 
 
 def test_secrets_never_appear_in_repr_or_str():
