@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 from scipy import stats
 
-from gameday.drift import Reference
+from gameday.analysis.drift import Reference
 
 TARGET_S = 0.5
 T = TypeVar("T")
@@ -142,7 +142,7 @@ def _ours_vs_baselines(
     np_s, np_psi = _best(lambda: _numpy_psi(ref, live), max(1, args.repeat // 2))
     sp_s, sp_ks = _best(lambda: _scipy_ks(ref, live), 1)
     print("PSI")
-    _line("gameday.drift Reference.psi", psi_s, psi_s, _verdict(psi_s))
+    _line("gameday.analysis.drift Reference.psi", psi_s, psi_s, _verdict(psi_s))
     _line(
         "numpy searchsorted + bincount",
         np_s,
@@ -150,7 +150,7 @@ def _ours_vs_baselines(
         f"(max |diff| {max(abs(psi[k] - np_psi[k]) for k in np_psi):.1e})",
     )
     print("KS statistic")
-    _line("gameday.drift Reference.ks", ks_s, ks_s, _verdict(ks_s))
+    _line("gameday.analysis.drift Reference.ks", ks_s, ks_s, _verdict(ks_s))
     _line(
         "scipy.stats.ks_2samp per feature",
         sp_s,

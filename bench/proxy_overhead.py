@@ -3,7 +3,7 @@
     python bench/proxy_overhead.py [--rounds N] [--bulk-mib M]
 
 Starts a uvloop echo/bulk server and the embedded toxiproxy server (``python -m
-gameday.toxiproxy``) in their own processes, then measures from this process:
+gameday.servers.toxiproxy``) in their own processes, then measures from this process:
 
 * added round-trip latency for a 100 B and a 64 KiB echo (p50, p99), proxied minus direct;
 * bulk throughput without toxics (upload and download), as a fraction of direct loopback;
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     echo = _procs.start("bench-echo", [sys.executable, __file__, "--serve"])
     proxy = _procs.start(
-        "toxiproxy", _procs.python_module("gameday.toxiproxy", "--port", "0", "--announce")
+        "toxiproxy", _procs.python_module("gameday.servers.toxiproxy", "--port", "0", "--announce")
     )
     try:
         return _measure(args, echo.port, f"http://127.0.0.1:{proxy.port}")

@@ -18,8 +18,8 @@ import random
 import time
 from dataclasses import dataclass
 
+from gameday.analysis.critical_path import RootCauseSummary, aggregate, blame
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, Span, Trace
-from gameday.verifiers.critical_path import RootCauseSummary, aggregate, blame
 
 MS = 1_000_000
 MODEL, FEATURES = "model-server", "feature-store"

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gameday.load import Load, summarize
+from gameday.run.load import Load, summarize
 from gameday.stack.launcher import Stack
 
 RUNS = (

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from gameday.console import Console
-from gameday.environment import Environment
-from gameday.results import ScenarioResult
-from gameday.runner import run_scenario
-from gameday.scenario import load_scenario
+from gameday.run.console import Console
+from gameday.run.results import ScenarioResult
+from gameday.run.runner import run_scenario
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import load_scenario
 from gameday.stack.launcher import Stack
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from gameday.errors import Aborted, GameDayError, InjectionError, ScenarioError, StackUnavailable
 
 if TYPE_CHECKING:  # imported lazily at run time: `gameday --help` stays fast
-    from gameday.environment import Environment
     from gameday.report import Outputs
-    from gameday.scenario import Scenario
+    from gameday.scenario.environment import Environment
+    from gameday.scenario.model import Scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 3
 
@@ -73,19 +73,19 @@ def _print_endpoints(endpoints: dict[str, object], path: str | None) -> None:
 
 def _load(paths: Sequence[str], env_file: str | None) -> tuple[list[Scenario], Environment]:
     """Every scenario under ``paths``, validated (against ``env_file``, or the embedded stack)."""
-    from gameday.catalogue import discover
-    from gameday.environment import load_environment
-    from gameday.scenario import load_scenarios
-    from gameday.session import embedded_template
+    from gameday.run.session import embedded_template
+    from gameday.scenario.environment import load_environment
+    from gameday.scenario.files import discover
+    from gameday.scenario.model import load_scenarios
 
     environment = load_environment(env_file) if env_file else embedded_template()
     return list(load_scenarios(discover(paths), environment=environment)), environment
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from gameday.catalogue import discover
-    from gameday.scenario import load_scenario
-    from gameday.session import embedded_template
+    from gameday.run.session import embedded_template
+    from gameday.scenario.files import discover
+    from gameday.scenario.model import load_scenario
 
     environment = embedded_template()
     errors = 0
@@ -105,7 +105,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gameday.catalogue import catalogue_rows
+    from gameday.scenario.catalogue import catalogue_rows
 
     scenarios, _ = _load(args.paths or ["scenarios"], None)
     rows = catalogue_rows(scenarios)
@@ -123,19 +123,19 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _schema(_: argparse.Namespace) -> int:
-    from gameday.schema import scenario_schema
+    from gameday.scenario.schema import scenario_schema
 
     print(json.dumps(scenario_schema(), indent=2))
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gameday import metrics, results, session
-    from gameday.catalogue import filter_by_tag
-    from gameday.console import Console
-    from gameday.interrupts import interrupted, interruptible
-    from gameday.journal import Journal
-    from gameday.runner import run_scenario
+    from gameday.run import metrics, results, session
+    from gameday.run.console import Console
+    from gameday.run.interrupts import interrupted, interruptible
+    from gameday.run.runner import run_scenario
+    from gameday.scenario.catalogue import filter_by_tag
+    from gameday.undo.journal import Journal
 
     scenarios, _ = _load(args.paths, args.env)
     if args.tag:
@@ -180,9 +180,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from gameday.environment import load_environment
-    from gameday.journal import Journal
-    from gameday.recover import recover, report
+    from gameday.scenario.environment import load_environment
+    from gameday.undo.journal import Journal
+    from gameday.undo.recover import recover, report
 
     allow_hosts = load_environment(args.env).allow_hosts if args.env else None
     outcomes = recover(Journal(args.journal), allow_hosts)
@@ -201,7 +201,7 @@ def _outputs(args: argparse.Namespace) -> Outputs:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from gameday import history
+    from gameday.report import history
 
     if not Path(args.db).exists():
         raise ScenarioError(f"no history file at {args.db} (gameday run --history FILE writes one)")
@@ -215,7 +215,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _toxiproxy_server(args: argparse.Namespace) -> int:
-    from gameday.toxiproxy import main as toxiproxy_main
+    from gameday.servers.toxiproxy import main as toxiproxy_main
 
     return toxiproxy_main(["--host", args.host, "--port", str(args.port)])
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from gameday.environment import Environment
     from gameday.report import Outputs
-    from gameday.results import ScenarioResult
-    from gameday.scenario import Scenario
+    from gameday.run.results import ScenarioResult
+    from gameday.scenario.environment import Environment
+    from gameday.scenario.model import Scenario
     from gameday.stack.launcher import Stack
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -77,7 +77,7 @@ class _Session:
         return self._handle
 
     def _start(self) -> GamedayStack:
-        from gameday.environment import Environment, load_environment
+        from gameday.scenario.environment import Environment, load_environment
 
         env_file = self.config.getoption("gameday_env")
         if env_file:
@@ -90,15 +90,15 @@ class _Session:
 
     def template(self) -> Environment:
         """What scenario files are validated against at collection (nothing is started)."""
-        from gameday.environment import load_environment
-        from gameday.session import embedded_template
+        from gameday.run.session import embedded_template
+        from gameday.scenario.environment import load_environment
 
         env_file = self.config.getoption("gameday_env")
         return load_environment(env_file) if env_file else embedded_template()
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        from gameday.console import Console
-        from gameday.runner import run_scenario
+        from gameday.run.console import Console
+        from gameday.run.runner import run_scenario
 
         workdir = Path(self.config.getoption("gameday_workdir"))
         run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
@@ -188,7 +188,7 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[ScenarioItem]:
         from gameday.errors import ScenarioError
-        from gameday.scenario import load_scenario
+        from gameday.scenario.model import load_scenario
 
         session = self.config.stash[_SESSION]
         try:
@@ -218,7 +218,7 @@ class ScenarioItem(pytest.Item):
             raise ScenarioAborted(f"{self.name}: aborted: {self.result.record.aborted}")
 
     def runtest(self) -> None:
-        from gameday.results import PASS
+        from gameday.run.results import PASS
 
         assert self.result is not None
         if self.result.verdict != PASS:

@@ -21,10 +21,10 @@ from importlib import metadata
 from typing import Any, Generic, TypeVar
 
 from gameday.errors import GameDayError
-from gameday.expectations import BUILTIN_EXPECTATIONS, Expectation
 from gameday.injectors.base import Injector, Param
+from gameday.scenario.expectations import BUILTIN_EXPECTATIONS, Expectation
+from gameday.scenario.yamlsafe import did_you_mean
 from gameday.verifiers.base import Verifier
-from gameday.yamlsafe import did_you_mean
 
 T = TypeVar("T")
 

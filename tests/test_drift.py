@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gameday.drift import (
+from gameday.analysis.drift import (
     OTHER,
     PSI_LARGE,
     PSI_MODERATE,

@@ -16,9 +16,9 @@ from fixtures.plugins import (
     NullColumnInjector,
 )
 
-from gameday.environment import Environment, load_environment
 from gameday.errors import ScenarioError
 from gameday.injectors.base import Target
+from gameday.scenario.environment import Environment, load_environment
 
 ENV = Path(__file__).parent / "fixtures" / "env"
 

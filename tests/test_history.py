@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fixtures.runs import synthetic_result
 
-from gameday import history
-from gameday.history import CheckRow, History, Point
+from gameday.report import history
+from gameday.report.history import CheckRow, History, Point
 
 DAY = 86_400.0
 

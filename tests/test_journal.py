@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from gameday.environment import Environment
 from gameday.errors import InjectionError
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
-from gameday.journal import Entry, Journal, Owner, UndoLog
+from gameday.scenario.environment import Environment
+from gameday.undo.journal import Entry, Journal, Owner
+from gameday.undo.log import UndoLog
 
 TARGET = Target("feature-store", "proxy", {"toxiproxy": ["http://127.0.0.1:1"], "proxy": "fs"})
 ENV = Environment.from_endpoints({"toxiproxy": "http://127.0.0.1:1"}, source="env.yaml")
@@ -189,7 +190,7 @@ def test_a_target_that_cannot_say_whether_it_expires_faults_gets_the_watchdog(
         started.append(directory)
         return True
 
-    monkeypatch.setattr("gameday.watchdog.ensure_running", ensure_running)
+    monkeypatch.setattr("gameday.undo.watchdog.ensure_running", ensure_running)
 
     class Unsure(Probe):
         def enforces_ttl(self, target: Target) -> bool:

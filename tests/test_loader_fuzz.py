@@ -19,10 +19,10 @@ from fixtures.plugins import loader_injectors, loader_verifiers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gameday.environment import Environment, environment_from_document
 from gameday.errors import ScenarioError
-from gameday.scenario import Scenario, parse_scenario
-from gameday.yamlsafe import load_file, load_text
+from gameday.scenario.environment import Environment, environment_from_document
+from gameday.scenario.model import Scenario, parse_scenario
+from gameday.scenario.yamlsafe import load_file, load_text
 
 PATH = "fuzz.yaml"
 INJECTORS, VERIFIERS = loader_injectors(), loader_verifiers()

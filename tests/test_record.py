@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gameday.environment import Environment
-from gameday.observe import Observability
-from gameday.record import Phase, RunRecord
-from gameday.scenario import parse_scenario
+from gameday.evidence.observe import Observability
+from gameday.run.record import Phase, RunRecord
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import parse_scenario
 
 
 def _record() -> RunRecord:

@@ -18,8 +18,8 @@ from fixtures.plugins import (
 )
 
 from gameday import registry
-from gameday.expectations import AlertExpectation, Expectation
 from gameday.registry import PluginError, UnknownName, load_injectors, load_verifiers
+from gameday.scenario.expectations import AlertExpectation, Expectation
 from gameday.verifiers.base import Check, Verifier, verify
 
 
@@ -164,7 +164,7 @@ def test_verifier_spec_must_be_an_expectation_of_the_same_kind(plugin_dir):
         "gd_bad_verifiers",
         """
         from fixtures.plugins import QueueDepthVerifier, QueueDepthExpectation
-        from gameday.expectations import SloExpectation
+        from gameday.scenario.expectations import SloExpectation
         class WrongKind(QueueDepthVerifier):
             kind = "other_kind"
         class NotASpec(QueueDepthVerifier):

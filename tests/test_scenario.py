@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 from fixtures.plugins import loader_injectors, loader_verifiers
 
-from gameday.catalogue import catalogue_rows, discover, filter_by_tag
-from gameday.durations import format_duration, human_duration, parse_duration
-from gameday.environment import Environment
 from gameday.errors import ScenarioError
-from gameday.expectations import AlertExpectation, RecoveredExpectation
-from gameday.scenario import Scenario, derived_seed, load_scenario, load_scenarios, parse_scenario
+from gameday.scenario.catalogue import catalogue_rows, filter_by_tag
+from gameday.scenario.durations import format_duration, human_duration, parse_duration
+from gameday.scenario.environment import Environment
+from gameday.scenario.expectations import AlertExpectation, RecoveredExpectation
+from gameday.scenario.files import discover
+from gameday.scenario.model import (
+    Scenario,
+    derived_seed,
+    load_scenario,
+    load_scenarios,
+    parse_scenario,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scenarios"
 VALID = sorted((FIXTURES / "valid").glob("*.yaml"))

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from fixtures.plugins import loader_injectors, loader_verifiers
 
-from gameday.schema import scenario_schema
-from gameday.yamlsafe import load_file
+from gameday.scenario.schema import scenario_schema
+from gameday.scenario.yamlsafe import load_file
 
 jsonschema = pytest.importorskip("jsonschema")
 

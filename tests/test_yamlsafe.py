@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import ScenarioError
-from gameday.yamlsafe import MAX_BYTES, MAX_NODES, load_file, load_text
+from gameday.scenario.yamlsafe import MAX_BYTES, MAX_NODES, load_file, load_text
 
 
 def refused(text: str | bytes) -> ScenarioError:

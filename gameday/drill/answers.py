@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gameday.scenario import Fault, Scenario
+from gameday.scenario.model import Fault, Scenario
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from gameday.load import Record
+from gameday.analysis.critical_path import RootCauseSummary
 from gameday.report.collect import slow_trace
 from gameday.report.data import RootCause, ShareRow, Waterfall, root_cause
-from gameday.results import ScenarioResult
-from gameday.verifiers.critical_path import RootCauseSummary
+from gameday.run.load import Record
+from gameday.run.results import ScenarioResult
 from gameday.verifiers.root_cause import analyse, suspects
 
 MAX_TRACES = 150  # enough for stable shares, few enough to fetch in seconds

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
+from gameday.analysis.critical_path import critical_path
 from gameday.drill.pager import label_text
-from gameday.load import Record
+from gameday.run.load import Record
 from gameday.telemetry.prometheus import PrometheusAlert
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, Trace
 from gameday.telemetry.traces import TraceClient
-from gameday.verifiers.critical_path import critical_path
 
 RECENT_S = 30.0  # the trace hint looks at requests of the last half minute
 SPAN_ARRIVAL_S = 1.5  # spans are exported in batches: a just-finished request's may be late

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from gameday.environment import Environment
+from gameday.scenario.environment import Environment
 from gameday.telemetry.prometheus import PrometheusAlert, Rule
 
 POLL_EVERY_S = 1.0

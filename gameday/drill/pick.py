@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 
 from gameday.errors import ScenarioError
-from gameday.scenario import Scenario
+from gameday.scenario.model import Scenario
 
 BLIND_NAME = "drill"
 HOLD_MARGIN_S = 5.0  # the drill ends the fault phase itself; the runner's bound is a backstop

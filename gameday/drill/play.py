@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from gameday import session
-from gameday.catalogue import discover
 from gameday.drill import hints as hint_texts
 from gameday.drill.answers import (
     AnswerKey,
@@ -35,16 +33,18 @@ from gameday.drill.pick import blind, drillable, new_seed, pick
 from gameday.drill.postmortem import Facts, render, run_events
 from gameday.drill.sheet import Event, Sheet, TraineeConsole
 from gameday.drill.trainee import RULE, Settings, Trainee
-from gameday.environment import Environment, load_environment
-from gameday.expectations import AlertExpectation
-from gameday.interrupts import interruptible
-from gameday.journal import Journal
-from gameday.load import LoadStats
-from gameday.observe import Observability
-from gameday.record import RunRecord
-from gameday.results import ScenarioResult
-from gameday.runner import run_scenario
-from gameday.scenario import Scenario, load_scenarios
+from gameday.evidence.observe import Observability
+from gameday.run import session
+from gameday.run.interrupts import interruptible
+from gameday.run.load import LoadStats
+from gameday.run.record import RunRecord
+from gameday.run.results import ScenarioResult
+from gameday.run.runner import run_scenario
+from gameday.scenario.environment import Environment, load_environment
+from gameday.scenario.expectations import AlertExpectation
+from gameday.scenario.files import discover
+from gameday.scenario.model import Scenario, load_scenarios
+from gameday.undo.journal import Journal
 
 REPORT_AFTER_S = 45.0  # no alert expected: a colleague reports trouble after this long
 REPORT_MARGIN_S = 10.0  # ... or this long after the latest an expected alert should fire

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from gameday.drill.answers import describe
 from gameday.drill.sheet import Event
-from gameday.load import LoadStats
-from gameday.record import RunRecord
 from gameday.report.collect import active_alert_names
+from gameday.run.load import LoadStats
+from gameday.run.record import RunRecord
 from gameday.telemetry.notifications import NotifiedAlert
 from gameday.verifiers.alerts import Episode, episodes, matches
 from gameday.verifiers.recovery import fault_alerts

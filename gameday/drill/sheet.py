@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from gameday.console import Console
 from gameday.drill.answers import AnswerKey, describe
-from gameday.load import LoadStats
-from gameday.scenario import Scenario
+from gameday.run.console import Console
+from gameday.run.load import LoadStats
+from gameday.scenario.model import Scenario
 
 # Runner messages the trainee sees. Aborts and failed reverts are shown even when they name
 # the fault: safety comes before the game.

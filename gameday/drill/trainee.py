@@ -21,7 +21,7 @@ from gameday.drill.answers import AnswerKey, Choice, parse_choice
 from gameday.drill.lines import InputLines
 from gameday.drill.pager import Pager, label_text
 from gameday.drill.sheet import Event, Sheet
-from gameday.record import RunRecord
+from gameday.run.record import RunRecord
 
 GIVE_UP = ("give up", "giveup", "reveal", "quit")
 ENDINGS = {  # how the timeline words each way a drill can end without a diagnosis

@@ -7,7 +7,7 @@ named after the fault (``gameday-<fault_id>-<type>``) so a revert, even from ano
 (``gameday recover``), removes exactly what this fault added. Every write carries the fault's
 TTL as ``gameday_ttl_s``: gameday's embedded server expires the fault by itself if the runner
 dies; a real toxiproxy ignores the key (and does not confirm it on ``GET /version``), so
-the runner starts a watchdog process for it (:mod:`gameday.watchdog`).
+the runner starts a watchdog process for it (:mod:`gameday.undo.watchdog`).
 
 Why the HTTP API is called with ``requests`` rather than toxiproxy-python: that client keeps
 the server's host and port in class attributes (one server per process, unsafe across
@@ -35,7 +35,7 @@ from gameday.injectors.base import (
     Target,
     validate_params,
 )
-from gameday.toxiproxy.model import TTL_KEY
+from gameday.servers.toxiproxy.model import TTL_KEY
 
 _TIMEOUT_S = (3.0, 10.0)  # connect, read
 # Toxic names travel in URL paths; toxiproxy routes on the decoded path, so a "/" would break.

@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from gameday.load import Record
-from gameday.record import RunRecord
 from gameday.report.data import (
     AlertRow,
     AlertSpan,
@@ -23,7 +21,9 @@ from gameday.report.data import (
     expected_alerts,
     waterfall,
 )
-from gameday.results import ScenarioResult
+from gameday.run.load import Record
+from gameday.run.record import RunRecord
+from gameday.run.results import ScenarioResult
 from gameday.verifiers.alerts import Episode, episodes
 
 T = TypeVar("T")

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from gameday.expectations import AlertExpectation, Expectation, RootCauseExpectation
-from gameday.load import LoadStats, Record
+from gameday.analysis.critical_path import critical_path
 from gameday.redaction import redact, redact_text
-from gameday.results import ScenarioResult
+from gameday.run.load import LoadStats, Record
+from gameday.run.results import ScenarioResult
+from gameday.scenario.expectations import AlertExpectation, Expectation, RootCauseExpectation
 from gameday.telemetry.spans import Span, Trace
 from gameday.verifiers.base import Check
-from gameday.verifiers.critical_path import critical_path
 
 MAX_WATERFALL_SPANS = 60  # a waterfall taller than a screen helps nobody
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gameday.redaction import redact, redact_text
-from gameday.results import ABORTED, ScenarioResult, summary
+from gameday.run.results import ABORTED, ScenarioResult, summary
 from gameday.verifiers.base import Check
 
 ABORTED_CASE = "run"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gameday.redaction import redact_text
 from gameday.report.data import alert_name, paired
-from gameday.results import ABORTED, PASS, ScenarioResult
+from gameday.run.results import ABORTED, PASS, ScenarioResult
 
 ICONS = {PASS: "\u2705", "fail": "\u274c", ABORTED: "\u26a0\ufe0f"}
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameday.history import History
 from gameday.report.collect import collect
+from gameday.report.history import History
 from gameday.report.html import render_html, render_index
 from gameday.report.junit import write_junit
 from gameday.report.markdown import write_markdown
-from gameday.results import ScenarioResult
+from gameday.run.results import ScenarioResult
 
 
 def _warn(message: str) -> None:

@@ -3,7 +3,7 @@
 It tails two streams: the feature store's change feed (what ingestion wrote: drift enters
 here first) and the model server's recently served rows (what the model actually saw, and
 the scores it gave). Over a sliding window of each it computes, per feature, PSI and the
-KS statistic against cached reference quantile bins (:mod:`gameday.drift`), and PSI of the
+KS statistic against cached reference quantile bins (:mod:`gameday.analysis.drift`), and PSI of the
 score distribution: prediction drift, the proxy for model quality when labels are late.
 Nulls are not drift: null share is measured where data enters (pipeline, model server).
 """
@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from opentelemetry import trace
 from prometheus_client import Gauge
 
-from gameday.drift import Reference
+from gameday.analysis.drift import Reference
 from gameday.stack import _runtime as rt
 from gameday.stack import features as F
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import requests
 
-from gameday import _procs, metrics
+from gameday import _procs
 from gameday.errors import StackUnavailable
+from gameday.run import metrics
 from gameday.stack import observability
 from gameday.stack.control import ControlApi, ControlServer
 from gameday.stack.model import bootstrap
@@ -141,7 +142,7 @@ class Stack:
         return {name: f"127.0.0.1:{self.children[name].port}" for name in SERVICES}
 
     def _metrics_sd_dir(self) -> Path:
-        """Where running gamedays announce their own metrics endpoint (``gameday.metrics``)."""
+        """Where running gamedays announce their own metrics endpoint (``gameday.run.metrics``)."""
         assert self.workdir is not None
         return self.workdir / "prometheus" / "gameday-sd"
 
@@ -156,11 +157,11 @@ class Stack:
         (self.workdir / "reference.json").write_text(json.dumps(reference))
 
     def _argv_sink(self) -> list[str]:
-        return _procs.python_module("gameday.telemetry", "--host", "127.0.0.1", "--port", "0")
+        return _procs.python_module("gameday.servers.sink", "--host", "127.0.0.1", "--port", "0")
 
     def _argv_toxiproxy(self) -> list[str]:
         return _procs.python_module(
-            "gameday.toxiproxy", "--host", "127.0.0.1", "--port", "0", "--announce"
+            "gameday.servers.toxiproxy", "--host", "127.0.0.1", "--port", "0", "--announce"
         )
 
     def _common(self) -> list[str]:

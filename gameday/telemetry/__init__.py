@@ -1,6 +1,6 @@
 """Telemetry for game days: the OTLP span sink, the Alertmanager webhook sink, and query clients.
 
-The sink (``python -m gameday.telemetry``, or :mod:`gameday.telemetry.server`) takes OTLP/HTTP
+The sink (``python -m gameday.servers.sink``, or :mod:`gameday.servers.sink.server`) takes OTLP/HTTP
 spans and Alertmanager webhooks and answers Tempo-style trace queries. The clients read it,
 a real Tempo or Jaeger, Prometheus and Alertmanager. :mod:`gameday.telemetry.backends` starts
 Prometheus, Alertmanager and the sink as child processes. The server side (Starlette,
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
         Series,
         Target,
     )
-    from gameday.telemetry.store import (
-        StoreStats,
-        TraceStore,
-        TraceSummary,
-    )
     from gameday.telemetry.traces import (
         JaegerClient,
         TempoClient,
@@ -64,9 +59,6 @@ _LAZY = {
     "Sample": "gameday.telemetry.prometheus",
     "Series": "gameday.telemetry.prometheus",
     "Target": "gameday.telemetry.prometheus",
-    "StoreStats": "gameday.telemetry.store",
-    "TraceStore": "gameday.telemetry.store",
-    "TraceSummary": "gameday.telemetry.store",
     "JaegerClient": "gameday.telemetry.traces",
     "TempoClient": "gameday.telemetry.traces",
     "TraceClient": "gameday.telemetry.traces",
@@ -90,13 +82,10 @@ __all__ = [
     "Series",
     "SinkClient",
     "Span",
-    "StoreStats",
     "Target",
     "TempoClient",
     "Trace",
     "TraceClient",
-    "TraceStore",
-    "TraceSummary",
     "get_traces",
     "trace_client",
 ]

@@ -230,13 +230,13 @@ def start_sink(
     log_path: Path | None = None,
     timeout: float = 30.0,
 ) -> _procs.Child:
-    """Start ``python -m gameday.telemetry`` on 127.0.0.1 and wait for its readiness line.
+    """Start ``python -m gameday.servers.sink`` on 127.0.0.1 and wait for its readiness line.
 
     The token travels in the environment, not argv, so ``ps`` does not show it.
     """
     args = ["--max-spans", str(max_spans)] if max_spans else []
     env = {"GAMEDAY_SINK_TOKEN": token} if token else None
-    argv = _procs.python_module("gameday.telemetry", *args)
+    argv = _procs.python_module("gameday.servers.sink", *args)
     child = _procs.start("telemetry", argv, log_path=log_path, env=env, timeout=timeout)
     child.info["url"] = f"http://127.0.0.1:{child.port}"
     return child

@@ -23,11 +23,11 @@ from typing import Any, Protocol, runtime_checkable
 from google.protobuf import json_format
 
 from gameday.errors import ScenarioError, StackUnavailable
+from gameday.servers.sink.store import TraceSummary, summarise
 from gameday.telemetry import otlp
 from gameday.telemetry._http import DEFAULT_TIMEOUT, HttpClient, decode_json
 from gameday.telemetry._time import format_rfc3339
 from gameday.telemetry.spans import Span, Trace
-from gameday.telemetry.store import TraceSummary, summarise
 
 TRACE_APIS = ("jaeger", "tempo")
 

@@ -6,7 +6,7 @@ Evidence for each stage of the alerting chain (FACTS.md): *pending* comes from P
 webhook that reached gameday's sink, with the receiver it was routed to; when none did (the
 team's Alertmanager pages only its own receivers), from Alertmanager's API as the runner
 polled it during the run: first seen active, and the ``receivers`` it routes to
-(:mod:`gameday.alertwatch`). The check's detail says which. ``fires_within`` is
+(:mod:`gameday.evidence.alertwatch`). The check's detail says which. ``fires_within`` is
 measured from the first fault's recorded apply time. A ``silent`` alert fails only if it
 reached *firing* during the run: a pending blip that never fired is reported, not failed.
 """
@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from gameday.durations import human_duration
 from gameday.errors import StackUnavailable
-from gameday.expectations import AlertExpectation, Expectation
-from gameday.record import RunRecord
+from gameday.run.record import RunRecord
+from gameday.scenario.durations import human_duration
+from gameday.scenario.expectations import AlertExpectation, Expectation
 from gameday.verifiers.base import Check, Verifier
 
 KIND = "alert"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from gameday.expectations import Expectation
+from gameday.scenario.expectations import Expectation
 
 _BASE_KEYS = ("kind", "name", "passed", "detail", "evidence", "decided")
 

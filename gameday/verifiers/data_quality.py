@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 import requests
 
-from gameday.expectations import DataQualityExpectation, Expectation
-from gameday.record import RunRecord
+from gameday.run.record import RunRecord
+from gameday.scenario.expectations import DataQualityExpectation, Expectation
 from gameday.verifiers.base import Check, Verifier
 
 KIND = "data_quality"

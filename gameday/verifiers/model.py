@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from gameday.expectations import Expectation, ModelExpectation
-from gameday.record import RunRecord
+from gameday.run.record import RunRecord
+from gameday.scenario.expectations import Expectation, ModelExpectation
 from gameday.verifiers.base import Check, Verifier
 
 KIND = "model"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from gameday.durations import human_duration
-from gameday.expectations import Expectation, RecoveredExpectation
-from gameday.load import LoadStats, summarize
-from gameday.record import RunRecord
+from gameday.run.load import LoadStats, summarize
+from gameday.run.record import RunRecord
+from gameday.scenario.durations import human_duration
+from gameday.scenario.expectations import Expectation, RecoveredExpectation
 from gameday.verifiers.alerts import episodes
 from gameday.verifiers.base import Check, Verifier
 

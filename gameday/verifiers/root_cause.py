@@ -2,7 +2,7 @@
 
 The requests analysed are those of the fault window that failed or were slower than the
 baseline's p95. Each one's trace (by the trace id the load gave it) is fetched from the trace
-backend; its critical path names the culprit (:mod:`gameday.verifiers.critical_path`): the
+backend; its critical path names the culprit (:mod:`gameday.analysis.critical_path`): the
 error origin for a failed request, else the span with the largest critical-path self time.
 A CLIENT span's self time is time on the wire or inside the callee before the callee's own
 span began, so it is credited to the callee (``peer.service``): latency on the model server's
@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from gameday.expectations import Expectation, RootCauseExpectation
-from gameday.load import Record, summarize
-from gameday.record import RunRecord
+from gameday.analysis.critical_path import Blame, RootCauseSummary, aggregate, blame
+from gameday.run.load import Record, summarize
+from gameday.run.record import RunRecord
+from gameday.scenario.expectations import Expectation, RootCauseExpectation
 from gameday.telemetry.spans import SPAN_KIND_CLIENT
 from gameday.telemetry.traces import get_traces
 from gameday.verifiers.base import Check, Verifier
-from gameday.verifiers.critical_path import Blame, RootCauseSummary, aggregate, blame
 
 KIND = "root_cause"
 MAX_TRACES = 300

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gameday.expectations import Expectation, SloExpectation
-from gameday.record import RunRecord
+from gameday.run.record import RunRecord
+from gameday.scenario.expectations import Expectation, SloExpectation
 from gameday.verifiers.base import Check, Verifier
 
 KIND = "slo"

@@ -24,10 +24,10 @@ from gameday.drill.answers import answer_key, choices_for
 from gameday.drill.lines import InputLines
 from gameday.drill.pager import Links, Pager
 from gameday.drill.trainee import Settings, Trainee
-from gameday.environment import Environment
-from gameday.observe import Observability
-from gameday.record import FaultRecord, Phase, RunRecord
-from gameday.scenario import Scenario, load_scenario
+from gameday.evidence.observe import Observability
+from gameday.run.record import FaultRecord, Phase, RunRecord
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import Scenario, load_scenario
 from gameday.telemetry.prometheus import PrometheusAlert, Rule
 from gameday.testing import wait_until
 

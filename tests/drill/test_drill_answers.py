@@ -13,7 +13,7 @@ from gameday.drill.answers import (
     choices_for,
     parse_choice,
 )
-from gameday.scenario import load_scenarios, parse_scenario
+from gameday.scenario.model import load_scenarios, parse_scenario
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,9 @@ from gameday.drill.outcome import DrillOutcome, write_json
 from gameday.drill.postmortem import Facts, render
 from gameday.drill.sheet import Event, Sheet, TraineeConsole
 from gameday.drill.trainee import Given, Score, Stage
-from gameday.load import LoadStats
 from gameday.report.data import RootCause, ShareRow, Waterfall, WaterfallSpan
-from gameday.scenario import load_scenario
+from gameday.run.load import LoadStats
+from gameday.scenario.model import load_scenario
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, Span, Trace
 
 T0 = 1_700_000_000.0

@@ -12,7 +12,7 @@ from drill_harness import CATALOGUE, LATENCY, catalogue
 
 from gameday.drill.pick import BLIND_NAME, HOLD_MARGIN_S, blind, pick
 from gameday.errors import ScenarioError
-from gameday.scenario import load_scenario, load_scenarios
+from gameday.scenario.model import load_scenario, load_scenarios
 
 
 def test_the_same_seed_picks_the_same_scenario_whatever_the_order_of_the_files() -> None:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from gameday.alertwatch import AlertmanagerLog
-from gameday.environment import Environment
-from gameday.observe import Observability
-from gameday.record import FaultRecord, Phase, RunRecord
-from gameday.scenario import parse_scenario
+from gameday.evidence.alertwatch import AlertmanagerLog
+from gameday.evidence.observe import Observability
+from gameday.run.record import FaultRecord, Phase, RunRecord
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import parse_scenario
 from gameday.telemetry._time import format_rfc3339
 from gameday.telemetry.alertmanager import AlertmanagerClient
 from gameday.verifiers.alerts import ALERTMANAGER_API, WEBHOOK, AlertVerifier

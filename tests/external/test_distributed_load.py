@@ -10,7 +10,7 @@ import pytest
 
 from gameday import _procs
 from gameday.errors import ScenarioError, StackUnavailable
-from gameday.load import Load, bind_address
+from gameday.run.load import Load, bind_address
 from gameday.telemetry.backends import free_port
 from gameday.testing import wait_until
 

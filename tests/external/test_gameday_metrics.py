@@ -11,9 +11,9 @@ import pytest
 import requests
 from fixtures.runs import synthetic_record, synthetic_result
 
-from gameday import metrics
 from gameday.errors import ScenarioError
-from gameday.record import Phase
+from gameday.run import metrics
+from gameday.run.record import Phase
 from gameday.stack.launcher import Stack
 from gameday.telemetry.prometheus import PrometheusClient
 from gameday.testing import wait_until

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from gameday import metrics
+from gameday.run import metrics
 from gameday.stack.launcher import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

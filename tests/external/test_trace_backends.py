@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from gameday.environment import Environment
-from gameday.load import Record
-from gameday.observe import Observability
-from gameday.record import FaultRecord, Phase, RunRecord
-from gameday.scenario import parse_scenario
+from gameday.evidence.observe import Observability
+from gameday.run.load import Record
+from gameday.run.record import FaultRecord, Phase, RunRecord
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import parse_scenario
 from gameday.telemetry import JaegerClient, TempoClient
 from gameday.verifiers.root_cause import RootCauseVerifier
 

@@ -13,9 +13,9 @@ import requests
 import yaml
 
 from gameday import registry
-from gameday.environment import load_environment
 from gameday.injectors.base import FaultContext
-from gameday.toxiproxy.testing import connect, round_trip, tcp_server
+from gameday.scenario.environment import load_environment
+from gameday.servers.toxiproxy.testing import connect, round_trip, tcp_server
 
 PROXY = "feature_store"
 

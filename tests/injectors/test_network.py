@@ -25,8 +25,14 @@ from gameday.injectors.network import (
     SlowCloseInjector,
     TimeoutInjector,
 )
-from gameday.toxiproxy import running_server
-from gameday.toxiproxy.testing import connect, recv_until_eof, round_trip, tcp_server, wait_until
+from gameday.servers.toxiproxy import running_server
+from gameday.servers.toxiproxy.testing import (
+    connect,
+    recv_until_eof,
+    round_trip,
+    tcp_server,
+    wait_until,
+)
 
 PROXY = "feature_store"
 

@@ -10,10 +10,10 @@ import pytest
 import requests
 from safety_harness import data_faults, toxics
 
-from gameday.journal import Journal
+from gameday.servers.toxiproxy import running_server
 from gameday.telemetry.prometheus import PrometheusClient
 from gameday.testing import active_alerts, wait_until
-from gameday.toxiproxy import running_server
+from gameday.undo.journal import Journal
 
 
 @pytest.fixture

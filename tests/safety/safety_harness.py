@@ -20,12 +20,13 @@ from typing import Any
 
 import requests
 
-from gameday.environment import Environment
 from gameday.injectors.base import FaultContext, Target
 from gameday.injectors.network import LatencyInjector
-from gameday.journal import Entry, Journal, Owner, UndoLog
+from gameday.scenario.environment import Environment
+from gameday.servers.toxiproxy import TTL_KEY
 from gameday.testing import wait_until
-from gameday.toxiproxy import TTL_KEY
+from gameday.undo.journal import Entry, Journal, Owner
+from gameday.undo.log import UndoLog
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

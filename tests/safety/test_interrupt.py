@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from safety_harness import SCENARIOS, Run, data_faults, env_file, toxics, toxiproxy_front
 
-from gameday.journal import Journal
 from gameday.stack.launcher import Stack
 from gameday.testing import wait_until
+from gameday.undo.journal import Journal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

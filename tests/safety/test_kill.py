@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from safety_harness import Run, data_faults, env_file, recover, toxics, toxiproxy_front
 
-from gameday import watchdog
-from gameday.journal import Journal
 from gameday.stack.launcher import Stack
 from gameday.testing import wait_until
+from gameday.undo import watchdog
+from gameday.undo.journal import Journal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

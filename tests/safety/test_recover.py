@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safety_harness import dead_owner, latency_fault, recover, toxics
 
-from gameday import recover as recovering
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
-from gameday.journal import Entry, Journal
 from gameday.registry import PluginError, load_injectors
+from gameday.undo import recover as recovering
+from gameday.undo.journal import Entry, Journal
 
 
 def test_recover_reverts_what_a_killed_run_applied_and_empties_the_journal(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from gameday.environment import load_environment
 from gameday.redaction import RedactingStream, redact, redact_text, register_secrets_in
+from gameday.scenario.environment import load_environment
 
 
 def test_passwords_in_urls_are_masked_and_the_rest_of_the_url_kept() -> None:

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from gameday import runner
-from gameday.console import Console
-from gameday.environment import Environment
 from gameday.errors import InjectionError
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
-from gameday.journal import Journal
 from gameday.registry import Registry, load_injectors
-from gameday.results import ScenarioResult
-from gameday.scenario import parse_scenario
+from gameday.run import runner
+from gameday.run.console import Console
+from gameday.run.results import ScenarioResult
+from gameday.scenario.environment import Environment
+from gameday.scenario.model import parse_scenario
+from gameday.undo.journal import Journal
 
 ENV = Environment.from_endpoints(
     {"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2"}

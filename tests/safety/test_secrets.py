@@ -11,8 +11,8 @@ import pytest
 from safety_harness import Run, dead_owner, recover
 
 from gameday.injectors.base import Target
-from gameday.journal import Entry, Journal
 from gameday.stack.launcher import Stack
+from gameday.undo.journal import Entry, Journal
 
 TOKEN = "tok-9f2c41d7e0-sink"
 PASSWORD = "pw-3b8e55a1c6-url"

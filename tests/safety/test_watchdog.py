@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from safety_harness import Front, dead_owner, toxics, toxiproxy_front
 
-from gameday import watchdog
-from gameday.environment import Environment
 from gameday.injectors.base import FaultContext, Target
 from gameday.injectors.network import LatencyInjector
-from gameday.journal import Journal, UndoLog
+from gameday.scenario.environment import Environment
 from gameday.testing import wait_until
+from gameday.undo import watchdog
+from gameday.undo.journal import Journal
+from gameday.undo.log import UndoLog
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_the_watchdog_outlives_the_process_that_started_it(
     """Started by a runner that is then SIGKILLed, it still reverts at the TTL."""
     code = (
         "import sys; sys.path[:0] = sys.argv[1:2]\n"
-        "from test_watchdog import _apply; from gameday.journal import Journal\n"
+        "from test_watchdog import _apply; from gameday.undo.journal import Journal\n"
         "_apply(Journal(sys.argv[2]), sys.argv[3], 'wd-0-bbbbbb', 2.0)\n"
         "import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n"
     )

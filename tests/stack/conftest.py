@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.load import Load
+from gameday.run.load import Load
 from gameday.stack.launcher import Stack
 from gameday.telemetry.prometheus import PrometheusClient
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gameday.load import Load, summarize
+from gameday.run.load import Load, summarize
 from gameday.stack.launcher import Stack
 from gameday.telemetry.alertmanager import SinkClient
 from gameday.telemetry.prometheus import PrometheusClient

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gameday.telemetry.server import RunningSink, SinkOptions, running_sink
+from gameday.servers.sink.server import RunningSink, SinkOptions, running_sink
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

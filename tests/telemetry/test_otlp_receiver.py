@@ -21,10 +21,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from gameday.servers.sink.receiver import ReceiverLimits
+from gameday.servers.sink.testing import otlp_request, otlp_span
 from gameday.telemetry import TempoClient
-from gameday.telemetry.receiver import ReceiverLimits
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, SPAN_KIND_SERVER
-from gameday.telemetry.testing import otlp_request, otlp_span
 
 TRACE = "5b8efff798038103d269b633813fc700"
 JSON_HEADERS = {"Content-Type": "application/json"}

@@ -1,4 +1,4 @@
-"""``python -m gameday.telemetry`` announces readiness, serves, and exits cleanly on SIGTERM."""
+"""``python -m gameday.servers.sink`` announces readiness, serves, and exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_token_from_environment_is_enforced(tmp_path):
 def test_module_refuses_public_host_without_token():
     env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_SINK_TOKEN"}
     result = subprocess.run(
-        [sys.executable, "-m", "gameday.telemetry", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "gameday.servers.sink", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
         timeout=30,

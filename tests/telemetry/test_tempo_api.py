@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from gameday.errors import StackUnavailable
-from gameday.telemetry import TempoClient, TraceSummary, get_traces
-from gameday.telemetry.testing import BASE_TIME_NS, otlp_request, otlp_span
+from gameday.servers.sink.store import TraceSummary
+from gameday.servers.sink.testing import BASE_TIME_NS, otlp_request, otlp_span
+from gameday.telemetry import TempoClient, get_traces
 
 TRACE = "5b8efff798038103d269b633813fc700"
 SECOND = 1_000_000_000

@@ -8,9 +8,9 @@ import threading
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from gameday.telemetry import TraceStore
+from gameday.servers.sink.store import TraceStore
+from gameday.servers.sink.testing import BASE_TIME_NS, otlp_request, otlp_span
 from gameday.telemetry.otlp import decode_export
-from gameday.telemetry.testing import BASE_TIME_NS, otlp_request, otlp_span
 
 SECOND = 1_000_000_000
 

@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from gameday.errors import StackUnavailable
+from gameday.servers.sink.server import check_exposure
 from gameday.telemetry import NotificationStore, SinkClient, TempoClient
 from gameday.telemetry.notifications import parse_webhook
-from gameday.telemetry.server import check_exposure
 
 
 def _payload(status="firing", receiver="ml-oncall", alertname="ModelLatencyHigh"):

@@ -11,8 +11,8 @@ import requests
 import toxiproxy
 from toxiproxy.api import APIConsumer
 
-from gameday.toxiproxy import RunningServer, running_server
-from gameday.toxiproxy.testing import TcpServer, tcp_server
+from gameday.servers.toxiproxy import RunningServer, running_server
+from gameday.servers.toxiproxy.testing import TcpServer, tcp_server
 
 
 class Api:

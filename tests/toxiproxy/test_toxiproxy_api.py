@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from gameday.toxiproxy import TTL_KEY, VERSION
-from gameday.toxiproxy.testing import connect, round_trip, tcp_server
+from gameday.servers.toxiproxy import TTL_KEY, VERSION
+from gameday.servers.toxiproxy.testing import connect, round_trip, tcp_server
 
 UPSTREAM = "127.0.0.1:9"  # never dialled in these tests: upstreams are not validated
 

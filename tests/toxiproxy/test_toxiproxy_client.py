@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from gameday.toxiproxy.testing import connect, round_trip
+from gameday.servers.toxiproxy.testing import connect, round_trip
 
 
 def test_client_sees_the_server_running_and_its_version(client):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gameday.toxiproxy.link import _HOLD_HIGH, _WRITE_HIGH
-from gameday.toxiproxy.testing import (
+from gameday.servers.toxiproxy.link import _HOLD_HIGH, _WRITE_HIGH
+from gameday.servers.toxiproxy.testing import (
     connect,
     holds_for,
     recv_exactly,

@@ -1,4 +1,4 @@
-"""The server as a process: ``python -m gameday.toxiproxy``, readiness line, signals, exit codes."""
+"""The server as a process (``python -m gameday.servers.toxiproxy``): readiness, signals, exits."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 import requests
 
 from gameday import _procs
-from gameday.toxiproxy import main, running_server
-from gameday.toxiproxy.testing import connect, round_trip, tcp_server
+from gameday.servers.toxiproxy import main, running_server
+from gameday.servers.toxiproxy.testing import connect, round_trip, tcp_server
 
 
 @pytest.fixture
 def server_process():
     child = _procs.start(
-        "toxiproxy", _procs.python_module("gameday.toxiproxy", "--port", "0", "--announce")
+        "toxiproxy", _procs.python_module("gameday.servers.toxiproxy", "--port", "0", "--announce")
     )
     yield child
     child.stop()

@@ -14,7 +14,13 @@ import time
 
 import pytest
 
-from gameday.toxiproxy.testing import connect, recv_exactly, recv_until_eof, round_trip, tcp_server
+from gameday.servers.toxiproxy.testing import (
+    connect,
+    recv_exactly,
+    recv_until_eof,
+    round_trip,
+    tcp_server,
+)
 
 MS = 0.001
 

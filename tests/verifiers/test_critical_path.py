@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from gameday.telemetry.spans import SPAN_KIND_CLIENT, Span, Trace
-from gameday.verifiers.critical_path import (
+from gameday.analysis.critical_path import (
     SYNTHETIC_ROOT,
     Blame,
     aggregate,
@@ -17,6 +16,7 @@ from gameday.verifiers.critical_path import (
     critical_path,
     self_times,
 )
+from gameday.telemetry.spans import SPAN_KIND_CLIENT, Span, Trace
 
 TRACE = "ab" * 16
 

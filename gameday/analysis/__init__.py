@@ -1,0 +1,1 @@
+"""Pure analyses shared by verifiers, reports and the stack: drift statistics, critical paths."""

@@ -1,0 +1,50 @@
+"""Where a batch of runs happens: an environment file, or the embedded stack started here.
+
+``gameday run`` starts the embedded reference stack once for the whole batch when no
+``--env`` is given, and stops it (every process, every temporary file) afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from gameday.scenario.environment import Environment, load_environment
+
+
+@contextlib.contextmanager
+def environment(
+    env_file: str | Path | None, console_event: Callable[[str], object] = print
+) -> Iterator[Environment]:
+    """The environment to run in: ``env_file`` if given, else a fresh embedded stack."""
+    if env_file is not None:
+        yield load_environment(env_file)
+        return
+    from gameday.stack.launcher import Stack
+
+    console_event("starting the embedded reference stack ...")
+    with Stack() as stack:
+        console_event(
+            f"reference stack up: model server {stack.endpoints['model_server']}, "
+            f"Prometheus {stack.endpoints['prometheus']}"
+        )
+        yield Environment.from_endpoints(stack.endpoints, source="<embedded stack>")
+
+
+def embedded_template() -> Environment:
+    """The embedded stack's environment before it runs: the reference targets, with
+    placeholder loopback URLs, so scenarios can be validated before anything starts."""
+    placeholder = "http://127.0.0.1:9"
+    keys = (
+        "model_server",
+        "toxiproxy",
+        "prometheus",
+        "alertmanager",
+        "traces",
+        "producer",
+        "control",
+        "feature_store",
+        "pipeline",
+    )
+    return Environment.from_endpoints(dict.fromkeys(keys, placeholder), source="<embedded stack>")

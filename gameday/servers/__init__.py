@@ -1,0 +1,1 @@
+"""gameday's embedded servers: the toxiproxy-compatible server and the telemetry sink."""

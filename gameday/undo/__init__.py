@@ -1,0 +1,1 @@
+"""Undo: the journal of faults in force, ``gameday recover`` and the watchdog."""
