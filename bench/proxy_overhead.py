@@ -7,6 +7,8 @@ gameday.servers.toxiproxy``) in their own processes, then measures from this pro
 
 * added round-trip latency for a 100 B and a 64 KiB echo (p50, p99), proxied minus direct;
 * bulk throughput without toxics (upload and download), as a fraction of direct loopback;
+* the toxic path: 100 B echo and bulk download through a ``noop`` toxic on both streams (every
+  chunk goes through a stage and its counters), as a fraction of direct;
 * injected latency fidelity: a 100 ms latency toxic, measured median of the added delay.
 
 Targets: added p50 <= 100 us per round trip, bulk >= 40 % of direct, latency within +-2 ms.
@@ -183,7 +185,7 @@ def _report_rtt(label: str, samples: dict[str, list[float]]) -> float:
     us = {name: (_pct(s, 0.5) * 1e6, _pct(s, 0.99) * 1e6) for name, s in samples.items()}
     (d50, d99), (p50, p99) = us["direct"], us["proxied"]
     print(
-        f"{label:>8} echo  direct p50 {d50:7.1f} us  p99 {d99:7.1f} us"
+        f"{label:>10} echo  direct p50 {d50:7.1f} us  p99 {d99:7.1f} us"
         f" | proxied p50 {p50:7.1f} us  p99 {p99:7.1f} us"
         f" | added p50 {p50 - d50:6.1f} us  p99 {p99 - d99:6.1f} us  (p50 x{p50 / d50:.2f})"
     )
@@ -199,6 +201,23 @@ def _latency_fidelity(api: str, ports: dict[str, int], count: int) -> float:
     finally:
         requests.delete(f"{api}/proxies/bench/toxics/latency_downstream", timeout=5)
     return measured * 1000
+
+
+def _toxic_path(api: str, ports: dict[str, int], args: argparse.Namespace) -> None:
+    """The data plane's slow path: every chunk through a (pass-through) stage, both ways."""
+    for stream in ("upstream", "downstream"):
+        toxic = {"name": f"noop_{stream}", "type": "noop", "stream": stream}
+        requests.post(f"{api}/proxies/bench/toxics", json=toxic, timeout=5).raise_for_status()
+    try:
+        _report_rtt("noop 100 B", _interleaved(ports, 100, 10, args.rounds // 10))
+        rate, ratio = _bulk(_download, ports, args.bulk_mib << 20)
+        print(
+            f"noop download bulk  direct {rate['direct'] / 1e6:8.1f} MB/s | proxied"
+            f" {rate['proxied'] / 1e6:8.1f} MB/s | {ratio:.0%} of direct"
+        )
+    finally:
+        for stream in ("upstream", "downstream"):
+            requests.delete(f"{api}/proxies/bench/toxics/noop_{stream}", timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,9 +253,10 @@ def _measure(args: argparse.Namespace, echo_port: int, api: str) -> int:
         rate, ratio = _bulk(fn, ports, total)
         ratios.append(ratio)
         print(
-            f"{label:>8} bulk  direct {rate['direct'] / 1e6:8.1f} MB/s | proxied"
+            f"{label:>10} bulk  direct {rate['direct'] / 1e6:8.1f} MB/s | proxied"
             f" {rate['proxied'] / 1e6:8.1f} MB/s | {ratio:.0%} of direct"
         )
+    _toxic_path(api, ports, args)
     injected = _latency_fidelity(api, ports, 50)
     print(f" latency toxic 100 ms -> measured median {injected:.2f} ms ({injected - 100:+.2f} ms)")
     met = small <= 100 and min(ratios) >= 0.40 and abs(injected - 100) <= 2

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gameday.run.load import Load, summarize
+from gameday.evidence.requests import summarize
+from gameday.run.load import Load
 from gameday.stack.launcher import Stack
 
 RUNS = (

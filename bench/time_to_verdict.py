@@ -27,13 +27,20 @@ from gameday.stack.launcher import Stack
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _seconds(value: object) -> float:
+    """A time read from a check's JSON (``None`` or absent: 0)."""
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def physical_bound(result: ScenarioResult) -> tuple[float, float, float]:
     """``(baseline, detection, resolution)`` seconds measured in the run."""
     checks = {c.kind: c for c in result.checks if c.passed}
-    detected = max(c.extra.get("detected_after_s", 0.0) for c in result.checks if c.kind == "alert")
+    alert_checks = [c for c in result.checks if c.kind == "alert"]
+    detected = max(_seconds(c.extra.get("detected_after_s")) for c in alert_checks)
     recovered = checks.get("recovered")
     alerts = recovered.evidence.get("alerts", []) if recovered else []
-    resolved = max((a["resolved_after_s"] or 0.0 for a in alerts), default=0.0)
+    assert isinstance(alerts, list), alerts  # the recovered check's rows, one per alert
+    resolved = max((_seconds(a["resolved_after_s"]) for a in alerts), default=0.0)
     return result.scenario.timeline.baseline, detected, resolved
 
 

@@ -12,19 +12,12 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from gameday.errors import Aborted, GameDayError, InjectionError, ScenarioError, StackUnavailable
-
-if TYPE_CHECKING:  # imported lazily at run time: `gameday --help` stays fast
-    from gameday.report import Outputs
-    from gameday.scenario.environment import Environment
-    from gameday.scenario.model import Scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 3
 
@@ -71,43 +64,11 @@ def _print_endpoints(endpoints: dict[str, object], path: str | None) -> None:
     print("Ctrl-C or SIGTERM stops every process it started.", flush=True)
 
 
-def _load(paths: Sequence[str], env_file: str | None) -> tuple[list[Scenario], Environment]:
-    """Every scenario under ``paths``, validated (against ``env_file``, or the embedded stack)."""
-    from gameday.run.session import embedded_template
-    from gameday.scenario.environment import load_environment
-    from gameday.scenario.files import discover
-    from gameday.scenario.model import load_scenarios
-
-    environment = load_environment(env_file) if env_file else embedded_template()
-    return list(load_scenarios(discover(paths), environment=environment)), environment
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from gameday.run.session import embedded_template
-    from gameday.scenario.files import discover
-    from gameday.scenario.model import load_scenario
-
-    environment = embedded_template()
-    errors = 0
-    files = discover(args.paths)
-    for path in files:
-        try:
-            load_scenario(path, environment=environment)
-        except ScenarioError as exc:
-            errors += 1
-            print(f"{exc}", file=sys.stderr)
-        else:
-            print(f"{path}: ok")
-    if errors:
-        print(f"{errors} of {len(files)} file(s) invalid", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
-
-
 def _list(args: argparse.Namespace) -> int:
+    from gameday.run.command import load
     from gameday.scenario.catalogue import catalogue_rows
 
-    scenarios, _ = _load(args.paths or ["scenarios"], None)
+    scenarios, _ = load(args.paths or ["scenarios"], args.env)
     rows = catalogue_rows(scenarios)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], indent=2))
@@ -122,61 +83,16 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _schema(_: argparse.Namespace) -> int:
+def _schema(args: argparse.Namespace) -> int:
+    if args.of == "bundle":
+        from gameday.evidence.model import bundle_schema
+
+        print(json.dumps(bundle_schema(), indent=2))
+        return EXIT_OK
     from gameday.scenario.schema import scenario_schema
 
     print(json.dumps(scenario_schema(), indent=2))
     return EXIT_OK
-
-
-def _run(args: argparse.Namespace) -> int:
-    from gameday.run import metrics, results, session
-    from gameday.run.console import Console
-    from gameday.run.interrupts import interrupted, interruptible
-    from gameday.run.runner import run_scenario
-    from gameday.scenario.catalogue import filter_by_tag
-    from gameday.undo.journal import Journal
-
-    scenarios, _ = _load(args.paths, args.env)
-    if args.tag:
-        scenarios = filter_by_tag(scenarios, args.tag)
-    if not scenarios:
-        raise ScenarioError(
-            f"no scenario to run in {', '.join(args.paths)}"
-            + (f" with tag {', '.join(args.tag)}" if args.tag else "")
-        )
-    console = Console(quiet=args.quiet)
-    done: list[results.ScenarioResult] = []
-    outputs = _outputs(args)
-    workdir = Path(args.workdir) if args.workdir else Path(".gameday") / "runs"
-    try:
-        with (
-            interruptible(),
-            session.environment(args.env, console.event) as environment,
-            metrics.exporting(args.metrics_listen, environment.metrics_sd_dir, console.event),
-        ):
-            for scenario in scenarios:
-                run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
-                result = run_scenario(
-                    scenario,
-                    environment,
-                    console,
-                    run_dir,
-                    settle_s=args.settle,
-                    journal=Journal(args.journal),
-                    ttl_margin_s=args.ttl_margin,
-                )
-                done.append(result)
-                console.close()
-                print(results.summary(result), flush=True)
-                if args.json:
-                    results.write_json(args.json, done)
-                outputs.add(result)  # while the stack is up: the HTML report reads from it
-                if interrupted():  # Ctrl-C or SIGTERM stops the batch, not only this scenario
-                    break
-    finally:
-        console.close()
-    return results.exit_code(done)
 
 
 def _recover(args: argparse.Namespace) -> int:
@@ -188,16 +104,6 @@ def _recover(args: argparse.Namespace) -> int:
     outcomes = recover(Journal(args.journal), allow_hosts)
     report(outcomes, as_json=args.json)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ABORTED
-
-
-def _outputs(args: argparse.Namespace) -> Outputs:
-    from gameday.report import Outputs
-
-    def path(value: str | None) -> Path | None:
-        return Path(value) if value else None
-
-    history = None if args.no_history else Path(args.history)
-    return Outputs(path(args.report), path(args.junit), path(args.markdown), history)
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -220,74 +126,31 @@ def _toxiproxy_server(args: argparse.Namespace) -> int:
     return toxiproxy_main(["--host", args.host, "--port", str(args.port)])
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a flat table of options
+def build_parser() -> argparse.ArgumentParser:
     """The ``gameday`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="gameday", description="Chaos and game-day testing for ML pipelines."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run scenarios (files or folders) and give verdicts")
-    run.add_argument("paths", nargs="+", metavar="PATH")
-    run.add_argument("--env", metavar="FILE", help="environment file (default: the embedded stack)")
-    run.add_argument("--json", metavar="FILE", help="write results: one JSON object per scenario")
-    run.add_argument("--tag", action="append", help="only scenarios with this tag (repeatable)")
-    run.add_argument("--workdir", metavar="DIR", help="where run files go (default .gameday/runs)")
-    run.add_argument("--quiet", action="store_true", help="no progress output, only the verdicts")
-    run.add_argument(
-        "--settle",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="longest wait for no alert firing before a baseline (default 60)",
-    )
-    run.add_argument(
-        "--journal",
-        metavar="DIR",
-        default=".gameday/journal",
-        help="undo journal folder (default .gameday/journal)",
-    )
-    run.add_argument(
-        "--ttl-margin",
-        type=_positive,
-        default=30.0,
-        metavar="SECONDS",
-        help="a fault's TTL is its window plus this (default 30)",
-    )
-    run.add_argument(
-        "--report",
-        metavar="DIR",
-        help="write an HTML report per scenario, and index.html, into DIR",
-    )
-    run.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per check)")
-    run.add_argument(
-        "--markdown", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"
-    )
-    run.add_argument(
-        "--history",
-        metavar="FILE",
-        default=".gameday/history.sqlite",
-        help="append every run to this SQLite file (default .gameday/history.sqlite)",
-    )
-    run.add_argument("--no-history", action="store_true", help="do not record the runs")
-    run.add_argument(
-        "--metrics-listen",
-        metavar="HOST:PORT",
-        help="serve gameday's own metrics (faults, phase, verdicts) for Prometheus "
-        "here (HOST default 127.0.0.1; on by itself for the embedded stack)",
-    )
-    run.set_defaults(handler=_run)
+    from gameday.run.command import add_parsers as add_run  # light: no runner imported
 
-    validate = sub.add_parser("validate", help="check scenario files without running anything")
-    validate.add_argument("paths", nargs="+", metavar="PATH")
-    validate.set_defaults(handler=_validate)
+    add_run(sub)
 
     lst = sub.add_parser("list", help="the scenario catalogue: name, tags, faults, expectations")
     lst.add_argument("paths", nargs="*", metavar="PATH", help="default: ./scenarios")
     lst.add_argument("--json", action="store_true", help="as JSON")
+    lst.add_argument("--env", metavar="FILE", help="check targets against this environment")
     lst.set_defaults(handler=_list)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    schema.add_argument(
+        "of",
+        nargs="?",
+        choices=("scenario", "bundle"),
+        default="scenario",
+        help="scenario files (default) or a run bundle's evidence.json.gz",
+    )
     schema.set_defaults(handler=_schema)
 
     stack = sub.add_parser("stack", help="the embedded reference ML stack")

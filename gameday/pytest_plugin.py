@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from gameday.report import Outputs
+    from gameday.run.batch import Batch
     from gameday.run.results import ScenarioResult
     from gameday.scenario.environment import Environment
     from gameday.scenario.model import Scenario
@@ -62,7 +61,7 @@ class _Session:
         self.config = config
         self._handle: GamedayStack | None = None
         self._cleanup = contextlib.ExitStack()
-        self._outputs: Outputs | None = None
+        self._batch: Batch | None = None
         self._failed: Exception | None = None
 
     def stack(self) -> GamedayStack:
@@ -97,25 +96,27 @@ class _Session:
         return load_environment(env_file) if env_file else embedded_template()
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        from gameday.run.console import Console
-        from gameday.run.runner import run_scenario
+        return self.batch().run(scenario)
 
-        workdir = Path(self.config.getoption("gameday_workdir"))
-        run_dir = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
-        env = self.stack().environment
-        settle = self.config.getoption("gameday_settle")
-        result = run_scenario(scenario, env, Console(sys.stderr), run_dir, settle_s=settle)
-        self._report(result)
-        return result
+    def batch(self) -> Batch:
+        """The session's batch on its stack (opened on first use, closed at the end)."""
+        if self._batch is None:
+            from gameday.run.batch import Batch, BatchOptions
+            from gameday.run.console import Console
 
-    def _report(self, result: ScenarioResult) -> None:
-        report_dir = self.config.getoption("gameday_report")
-        if report_dir and self._outputs is None:
-            from gameday.report import Outputs
+            options = BatchOptions(
+                workdir=Path(self.config.getoption("gameday_workdir")),
+                settle_s=self.config.getoption("gameday_settle"),
+            )
+            report_dir = self.config.getoption("gameday_report")
+            outputs = None
+            if report_dir:
+                from gameday.report import Outputs
 
-            self._outputs = Outputs(report_dir=Path(report_dir))
-        if self._outputs is not None:
-            self._outputs.add(result)
+                outputs = Outputs(report_dir=Path(report_dir))
+            batch = Batch(options, Console(sys.stderr), outputs, self.stack().environment)
+            self._batch = self._cleanup.enter_context(batch)
+        return self._batch
 
     def close(self) -> None:
         self._cleanup.close()
@@ -149,7 +150,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="longest wait for no alert firing before a baseline (default 60)",
+        help="longest wait for the scenario's alerts to be quiet before a baseline (default 60)",
     )
     group.addoption("--gameday-report", metavar="DIR", help="write HTML reports into DIR")
 
@@ -214,8 +215,8 @@ class ScenarioItem(pytest.Item):
             self.result = self.config.stash[_SESSION].run(self.scenario)
         except GameDayError as exc:  # bad environment or a stack that would not start
             raise ScenarioAborted(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        if self.result.record.aborted:
-            raise ScenarioAborted(f"{self.name}: aborted: {self.result.record.aborted}")
+        if self.result.reason:  # aborted, or inconclusive (a fault never took effect)
+            raise ScenarioAborted(f"{self.name}: {self.result.verdict}: {self.result.reason}")
 
     def runtest(self) -> None:
         from gameday.run.results import PASS
@@ -251,8 +252,7 @@ def failure_text(result: ScenarioResult) -> str:
     """The failing checks of ``result`` with their details (and the runbook), secrets masked."""
     from gameday.redaction import redact_text
 
-    rec = result.record
-    took = (rec.finished_at or rec.started_at) - rec.started_at
+    took = result.finished_at - result.started_at
     passed = len(result.checks) - len(result.failing)
     lines = [
         f"game day {result.scenario.name}: {result.verdict.upper()} ({took:.1f} s); "

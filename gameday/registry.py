@@ -213,7 +213,7 @@ def _validate_injector(cls: type[Injector]) -> None:
 def _validate_verifier(cls: type[Verifier]) -> None:
     spec = getattr(cls, "spec", None)
     if not (isinstance(spec, type) and issubclass(spec, Expectation)):
-        raise ValueError("spec must be a subclass of gameday.expectations.Expectation")
+        raise ValueError("spec must be a subclass of gameday.scenario.expectations.Expectation")
     if spec.kind != cls.kind:
         raise ValueError(f"spec {spec.__name__}.kind is {spec.kind!r}, not {cls.kind!r}")
     builtin = BUILTIN_EXPECTATIONS.get(cls.kind)

@@ -7,6 +7,8 @@ Tests that disturb the stack must leave it healthy: faults reverted, alerts reso
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.cli import GamedayCli, RunJson, RunOnStack
 
 from gameday.stack.launcher import Stack
 
@@ -34,10 +37,8 @@ def endpoints_file(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture
-def gameday_cli():  # type: ignore[no-untyped-def]
+def gameday_cli() -> GamedayCli:
     """Run the ``gameday`` command in a real subprocess: ``gameday_cli(*args, timeout=...)``."""
-    import subprocess
-    import sys
 
     def run(
         *args: str, timeout: float = 600, cwd: Path | None = None
@@ -55,11 +56,10 @@ def gameday_cli():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def run_on_stack(gameday_cli, endpoints_file: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_on_stack(gameday_cli: GamedayCli, endpoints_file: Path, tmp_path: Path) -> RunOnStack:
     """``gameday run SCENARIO --env <session stack>``: returns ``(process, result object)``."""
-    import subprocess
 
-    def run(scenario: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:  # type: ignore[type-arg]
+    def run(scenario: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], RunJson]:
         out = tmp_path / f"{scenario.stem}.json"
         proc = gameday_cli(
             "run",
@@ -72,7 +72,7 @@ def run_on_stack(gameday_cli, endpoints_file: Path, tmp_path: Path):  # type: ig
             str(tmp_path),
             *args,
         )
-        result = json.loads(out.read_text()) if out.exists() else {}
+        result: RunJson = json.loads(out.read_text()) if out.exists() else {}
         return proc, result
 
     return run

@@ -6,21 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.cli import GamedayCli
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CATALOGUE, ids=lambda p: p.stem)
-def test_every_catalogue_scenario_validates(gameday_cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_catalogue_scenario_validates(gameday_cli: GamedayCli, path: Path) -> None:
     result = gameday_cli("validate", str(path), timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"{path}: ok" in result.stdout
 
 
 def test_malformed_file_exits_2_with_file_and_line_and_no_traceback(
-    gameday_cli, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    gameday_cli: GamedayCli, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: broken\nfaults:\n  - injector: network.latncy\n    target: feature-store\n"
@@ -32,7 +33,7 @@ def test_malformed_file_exits_2_with_file_and_line_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
-def test_yaml_syntax_error_is_located(gameday_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_yaml_syntax_error_is_located(gameday_cli: GamedayCli, tmp_path: Path) -> None:
     bad = tmp_path / "syntax.yaml"
     bad.write_text("name: x\ntimeline: {baseline: 10s\nfaults: []\n")
     result = gameday_cli("validate", str(bad), timeout=60)
@@ -41,7 +42,9 @@ def test_yaml_syntax_error_is_located(gameday_cli, tmp_path: Path) -> None:  # t
     assert "Traceback" not in result.stderr
 
 
-def test_run_refuses_bad_input_before_starting_anything(gameday_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_run_refuses_bad_input_before_starting_anything(
+    gameday_cli: GamedayCli, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntimeline: {fault: soon}\n")
     result = gameday_cli("run", str(bad), timeout=60)
@@ -51,8 +54,8 @@ def test_run_refuses_bad_input_before_starting_anything(gameday_cli, tmp_path: P
 
 
 def test_environment_host_outside_allowlist_is_refused_with_exit_2(
-    gameday_cli, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    gameday_cli: GamedayCli, tmp_path: Path
+) -> None:
     env = tmp_path / "env.yaml"
     env.write_text(
         "model_server: http://127.0.0.1:8080\ntoxiproxy: http://prod-proxy.internal:8474\n"
@@ -65,7 +68,7 @@ def test_environment_host_outside_allowlist_is_refused_with_exit_2(
     assert "prod-proxy.internal" in result.stderr and "allow_hosts" in result.stderr
 
 
-def test_list_shows_the_catalogue(gameday_cli) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_the_catalogue(gameday_cli: GamedayCli) -> None:
     result = gameday_cli("list", str(ROOT / "scenarios"), "--json", timeout=60)
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
@@ -73,7 +76,7 @@ def test_list_shows_the_catalogue(gameday_cli) -> None:  # type: ignore[no-untyp
     assert rows["feature-store-latency"]["faults"] == ["network.latency@feature-store"]
 
 
-def test_schema_is_json_schema_naming_every_injector(gameday_cli) -> None:  # type: ignore[no-untyped-def]
+def test_schema_is_json_schema_naming_every_injector(gameday_cli: GamedayCli) -> None:
     result = gameday_cli("schema", timeout=60)
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)

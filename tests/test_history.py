@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.cli import GamedayCli
 from fixtures.runs import synthetic_result
 
 from gameday.report import history
@@ -71,6 +72,22 @@ def test_a_recorded_result_keeps_verdict_checks_and_detection_time(db: History) 
     assert run.meta["tags"] == [] and "host" in run.meta
 
 
+def test_runs_without_a_pass_or_fail_verdict_are_recorded_with_their_reason(db: History) -> None:
+    db.record(synthetic_result(aborted="steady state broken in baseline: ServiceDown firing"))
+    db.record(synthetic_result(no_effect="p95 of feature-store calls unchanged (21 ms)"))
+    aborted, inconclusive = db.runs("synthetic-latency")
+    assert (aborted.verdict, aborted.reason, aborted.checks) == (
+        "aborted",
+        "steady state broken in baseline: ServiceDown firing",
+        (),
+    )
+    assert inconclusive.verdict == "inconclusive"
+    assert inconclusive.reason == (
+        "the fault never took effect: network.latency@feature-store: "
+        "p95 of feature-store calls unchanged (21 ms)"
+    )
+
+
 def test_series_regressions_and_verdict_changes_over_stored_runs(db: History) -> None:
     for day, (verdict, detected) in enumerate(
         [("pass", 6.0), ("pass", 6.2), ("pass", 5.9), ("fail", 14.0), ("pass", 6.1)]
@@ -99,8 +116,8 @@ def test_text_and_json_views_flag_the_regression(db: History) -> None:
 
 
 def test_history_command_shows_runs_and_exit_2_without_a_file(
-    db: History, gameday_cli, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    db: History, gameday_cli: GamedayCli, tmp_path: Path
+) -> None:
     db.add_run(0.0, "latency", "pass", 40.0, [_alert_check(6.0)])
     db.close()
     shown = gameday_cli("history", "--db", str(db.path), "--json", timeout=60)

@@ -18,6 +18,8 @@ from fixtures.plugins import (
 )
 
 from gameday import registry
+from gameday.evidence.model import RunEvidence
+from gameday.evidence.testing import EvidenceBuilder
 from gameday.registry import PluginError, UnknownName, load_injectors, load_verifiers
 from gameday.scenario.expectations import AlertExpectation, Expectation
 from gameday.verifiers.base import Check, Verifier, verify
@@ -177,7 +179,7 @@ def test_verifier_spec_must_be_an_expectation_of_the_same_kind(plugin_dir):
     )
     cases = {
         "WrongKind": "spec QueueDepthExpectation.kind is 'queue_depth', not 'other_kind'",
-        "NotASpec": "spec must be a subclass of gameday.expectations.Expectation",
+        "NotASpec": "spec must be a subclass of gameday.scenario.expectations.Expectation",
         "BuiltinKindOtherSpec": "the spec of the built-in kind 'slo' must be SloExpectation",
     }
     plugins = importlib.import_module(module)
@@ -198,7 +200,7 @@ class _AlertVerifier(Verifier):
     kind: ClassVar[str] = "alert"
     spec = AlertExpectation
 
-    def check(self, expectation: Expectation, run: Any) -> Check:
+    def check(self, expectation: Expectation, evidence: RunEvidence) -> Check:
         return Check("alert", expectation.title, passed=True, detail="fired")
 
 
@@ -233,13 +235,18 @@ def test_check_json_merges_extra_keys():
         Check("alert", "x", True, "d", extra={"passed": False})
 
 
+def _evidence() -> RunEvidence:
+    """A run's evidence, for verifiers that do not read it."""
+    return EvidenceBuilder("name: any\nexpect:\n  - {alert: X, silent: true}\n").build()
+
+
 def test_verify_turns_an_exception_into_a_failed_undecided_check():
     class Exploding(QueueDepthVerifier):
-        def check(self, expectation: Expectation, run: Any) -> Check:
+        def check(self, expectation: Expectation, evidence: RunEvidence) -> Check:
             raise RuntimeError("prometheus unreachable")
 
     spec = QueueDepthExpectation(queue="q", below=1)
-    check = verify(Exploding(), spec, run=None)
+    check = verify(Exploding(), spec, _evidence())
     assert (check.passed, check.decided, check.kind, check.name) == (
         False,
         False,
@@ -251,15 +258,14 @@ def test_verify_turns_an_exception_into_a_failed_undecided_check():
 
 def test_verify_refuses_a_non_check_answer_and_passes_real_checks_through():
     class Sloppy(QueueDepthVerifier):
-        def check(self, expectation: Expectation, run: Any) -> Any:
+        def check(self, expectation: Expectation, evidence: RunEvidence) -> Any:
             return True
 
     spec = QueueDepthExpectation(queue="q", below=1)
-    assert verify(Sloppy(), spec, None).passed is False
-    assert verify(QueueDepthVerifier(), spec, None).passed is True
-    assert (
-        verify(_AlertVerifier(), AlertExpectation(alert="X", silent=True), None).detail == "fired"
-    )
+    assert verify(Sloppy(), spec, _evidence()).passed is False
+    assert verify(QueueDepthVerifier(), spec, _evidence()).passed is True
+    silent = AlertExpectation(alert="X", silent=True)
+    assert verify(_AlertVerifier(), silent, _evidence()).detail == "fired"
 
 
 def test_the_real_latency_injector_registers_cleanly():

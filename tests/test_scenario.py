@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from fixtures.cli import GamedayCli
 from fixtures.plugins import loader_injectors, loader_verifiers
 
 from gameday.errors import ScenarioError
@@ -40,20 +41,23 @@ def refusal(text: str, **kwargs) -> ScenarioError:
     return info.value
 
 
-LATENCY = """\
+FAULT = """\
 name: lat
 faults:
   - injector: network.latency
     target: feature-store
     params: {latency_ms: 800}
 """
+# Every scenario says what the monitoring must notice; tests about something else add this.
+EXPECT = "expect:\n  - {alert: ModelLatencyHigh, silent: true}\n"
+LATENCY = FAULT + EXPECT
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_valid_fixture_loads(path: Path):
     scenario = load_scenario(path, loader_injectors(), verifiers=loader_verifiers())
     assert scenario.source == path
-    assert all(f.location and f.location.line >= 1 for f in scenario.faults)
+    assert all(f.location and (f.location.line or 0) >= 1 for f in scenario.faults)
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
@@ -169,12 +173,12 @@ def test_params_get_defaults_and_types():
 
 
 def test_fault_duration_defaults_to_the_rest_of_the_fault_phase():
-    s = parse(LATENCY + "    start: 15s\ntimeline: {fault: 1m}\n")
+    s = parse(FAULT + "    start: 15s\ntimeline: {fault: 1m}\n" + EXPECT)
     assert (s.faults[0].start, s.faults[0].duration, s.faults[0].end) == (15.0, 45.0, 60.0)
 
 
 def test_fault_ending_exactly_at_phase_end_is_fine_despite_float_rounding():
-    s = parse(LATENCY + "    start: 0.1\n    duration: 0.2\ntimeline: {fault: 0.3}\n")
+    s = parse(FAULT + "    start: 0.1\n    duration: 0.2\ntimeline: {fault: 0.3}\n" + EXPECT)
     assert math.isclose(s.faults[0].end, 0.3)
 
 
@@ -211,15 +215,16 @@ def test_third_party_kind_comes_from_the_verifier_registry():
 
 
 def test_seed_defaults_to_a_stable_number_derived_from_the_name():
-    assert parse("name: abc\n").seed == derived_seed("abc") == parse("name: abc\n").seed
-    assert parse("name: abc\nseed: 7\n").seed == 7
-    assert parse("name: abc\n").fault_seed(0) != parse("name: abc\n").fault_seed(1)
+    abc = "name: abc\n" + EXPECT
+    assert parse(abc).seed == derived_seed("abc") == parse(abc).seed
+    assert parse(abc + "seed: 7\n").seed == 7
+    assert parse(abc).fault_seed(0) != parse(abc).fault_seed(1)
 
 
 def test_scenario_is_immutable():
-    s = parse("name: abc\n")
+    s = parse("name: abc\n" + EXPECT)
     with pytest.raises(ValueError, match="frozen"):
-        s.name = "other"  # type: ignore[misc]
+        s.name = "other"
 
 
 def test_locustfile_is_resolved_relative_to_the_scenario_file():
@@ -251,18 +256,43 @@ def test_unknown_target_lists_known_targets_when_an_environment_is_given():
 
 def test_load_host_outside_allow_hosts_is_refused_when_an_environment_is_given():
     env = Environment.from_endpoints({})
-    error = refusal("name: a\nload:\n  host: http://prod.example.com:80\n", environment=env)
+    text = "name: a\nload:\n  host: http://prod.example.com:80\n" + EXPECT
+    error = refusal(text, environment=env)
     assert error.line == 3
     assert "host 'prod.example.com' is not in allow_hosts [127.0.0.1, localhost]" in error.message
 
 
+def test_a_scenario_without_expect_is_refused_with_file_and_line():
+    """Nothing to check is bad input: the refusal points at the scenario, or at its empty list."""
+    error = refusal(FAULT)
+    assert (error.path, error.line) == ("s.yaml", 1)
+    assert str(error).startswith("s.yaml:1: a scenario needs at least one expect item")
+    error = refusal(FAULT + "timeline: {fault: 30s}\nexpect: []\n")
+    assert (error.path, error.line) == ("s.yaml", 7)
+    assert "e.g. - alert: ModelLatencyHigh" in error.message  # says what an item looks like
+
+
 def test_names_must_be_unique_across_a_batch(tmp_path: Path):
-    (tmp_path / "a.yaml").write_text("name: same\n")
-    (tmp_path / "b.yaml").write_text("# b\nname: same\n")
+    (tmp_path / "a.yaml").write_text("name: same\n" + EXPECT)
+    (tmp_path / "b.yaml").write_text("# b\nname: same\n" + EXPECT)
     with pytest.raises(ScenarioError) as info:
         load_scenarios([tmp_path], loader_injectors(), verifiers=loader_verifiers())
     assert (info.value.path, info.value.line) == (str(tmp_path / "b.yaml"), 2)
     assert f"already used by {tmp_path / 'a.yaml'}:1" in info.value.message
+
+
+def test_validate_refuses_a_folder_with_two_scenarios_of_one_name(
+    gameday_cli: GamedayCli, tmp_path: Path
+) -> None:
+    """``gameday validate DIR`` exits 2 naming both files: the second, and the first one."""
+    (tmp_path / "a.yaml").write_text("name: same\n" + EXPECT)
+    (tmp_path / "b.yaml").write_text("# b\nname: same\n" + EXPECT)
+    (tmp_path / "c.yaml").write_text("name: other\n" + EXPECT)
+    done = gameday_cli("validate", str(tmp_path), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert f"{second}:2: scenario name 'same' is already used by {first}:1" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # -- durations -------------------------------------------------------------------------

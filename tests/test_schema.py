@@ -42,35 +42,43 @@ def test_there_are_enough_refusals_to_mean_something():
     assert len(SCHEMA_REFUSES) >= 10
 
 
+def _scenario(**keys: object) -> dict[str, object]:
+    """A scenario document with a name and one expect item (a scenario needs one), plus
+    ``keys``: each case below is accepted or refused for what it is about."""
+    return {"name": "a", "expect": [{"alert": "X", "silent": True}], **keys}
+
+
+def test_a_scenario_needs_an_expect_item(validator):
+    assert validator.is_valid(_scenario())
+    assert not validator.is_valid({"name": "a"})
+    assert not validator.is_valid(_scenario(expect=[]))
+
+
 def test_params_are_tied_to_the_injector_name(validator):
     fault = {
         "injector": "data.null_column",
         "target": "upstream",
         "params": {"column": "merchant_risk"},
     }
-    assert validator.is_valid({"name": "a", "faults": [fault]})
+    assert validator.is_valid(_scenario(faults=[fault]))
     unknown_column = {**fault, "params": {"column": "merchant_rsk"}}  # the real injector's choices
-    assert not validator.is_valid({"name": "a", "faults": [unknown_column]})
+    assert not validator.is_valid(_scenario(faults=[unknown_column]))
     latency_params = {**fault, "params": {"latency_ms": 5}}  # valid for another injector only
-    assert not validator.is_valid({"name": "a", "faults": [latency_params]})
-    assert not validator.is_valid(
-        {"name": "a", "faults": [{**fault, "injector": "network.latncy"}]}
-    )
+    assert not validator.is_valid(_scenario(faults=[latency_params]))
+    assert not validator.is_valid(_scenario(faults=[{**fault, "injector": "network.latncy"}]))
 
 
 def test_durations_are_a_pattern_or_a_number(validator):
     for good in ("500ms", "20s", "2m", "1h", "1.5s", 30, 0.5):
-        assert validator.is_valid({"name": "a", "timeline": {"fault": good}})
+        assert validator.is_valid(_scenario(timeline={"fault": good}))
     for bad in ("1 minute", "-5s", -1, "fast"):
-        assert not validator.is_valid({"name": "a", "timeline": {"fault": bad}})
+        assert not validator.is_valid(_scenario(timeline={"fault": bad}))
 
 
 def test_unknown_keys_are_refused_where_the_loader_refuses_them(validator):
-    assert not validator.is_valid({"name": "a", "timeline": {"faults": "20s"}})
-    assert not validator.is_valid({"name": "a", "load": {"user": 3}})
-    assert not validator.is_valid(
-        {"name": "a", "expect": [{"slo": {"p95_below_ms": 3, "phaze": "run"}}]}
-    )
+    assert not validator.is_valid(_scenario(timeline={"faults": "20s"}))
+    assert not validator.is_valid(_scenario(load={"user": 3}))
+    assert not validator.is_valid(_scenario(expect=[{"slo": {"p95_below_ms": 3, "phaze": "run"}}]))
 
 
 def test_schema_with_the_default_registries_is_well_formed():

@@ -33,7 +33,8 @@ _OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                        "help": "the fault stays on at most M minutes, then the answer is "
                        "shown (default 15)"}),
     ("--postmortem", {"metavar": "FILE", "type": Path,
-                      "help": "write a blameless post-mortem template (Markdown) here"}),
+                      "help": "write the blameless post-mortem template (Markdown) here (default: "
+                      "postmortem.md in the run folder)"}),
     ("--facilitator", {"metavar": "FILE", "type": Path,
                        "help": "write the hidden scenario and a live timeline here"}),
     ("--journal", {"metavar": "DIR", "default": ".gameday/journal",
@@ -41,7 +42,7 @@ _OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--workdir", {"metavar": "DIR", "type": Path,
                    "help": "where run files go (default .gameday/drills)"}),
     ("--settle", {"type": _positive, "default": 60.0, "metavar": "SECONDS",
-                  "help": "longest wait for no alert firing before the baseline (default 60)"}),
+                  "help": "longest wait for the scenario's alerts to be quiet (default 60)"}),
 )  # fmt: skip
 
 

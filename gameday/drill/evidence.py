@@ -2,8 +2,8 @@
 and one slow or failed request's trace as a waterfall with its critical path.
 
 The shares are the scenario's own ``root_cause`` check's when it has one; otherwise they are
-analysed here the same way (:mod:`gameday.verifiers.root_cause`). The trace is the one the
-HTML report would show (:func:`gameday.report.collect.slow_trace`).
+analysed here the same way from the traces the run kept (:mod:`gameday.verifiers.root_cause`).
+The trace is the one the HTML report would show (:func:`gameday.report.collect.slow_trace`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from collections.abc import Callable, Collection, Sequence
 from gameday.analysis.critical_path import RootCauseSummary
 from gameday.report.collect import slow_trace
 from gameday.report.data import RootCause, ShareRow, Waterfall, root_cause
-from gameday.run.load import Record
 from gameday.run.results import ScenarioResult
-from gameday.verifiers.root_cause import analyse, suspects
+from gameday.verifiers.root_cause import fault_and_baseline
 
-MAX_TRACES = 150  # enough for stable shares, few enough to fetch in seconds
 BAR = 30
 LANE = 40
 LABEL = 44
@@ -29,20 +27,10 @@ def shares(result: ScenarioResult, expected: Collection[str] = ()) -> RootCause 
     own = root_cause(result)
     if own is not None:
         return own
-    record = result.record
-    base_p95 = record.stats("baseline").p95_ms
-    chosen = suspects(record, "fault", base_p95)
-    if not chosen:
+    if not result.evidence.traces.fault_ids:
         return None
-    fault, _ = analyse(record, _spread(chosen, MAX_TRACES))
-    baseline, _ = analyse(record, _spread(suspects(record, "baseline", base_p95), MAX_TRACES // 3))
+    fault, baseline, _ = fault_and_baseline(result.evidence)
     return _rows(fault, baseline, expected)
-
-
-def _spread(records: list[Record], limit: int) -> list[Record]:
-    """At most ``limit`` records, evenly spread over time (no sampling bias)."""
-    step = max(1.0, len(records) / limit)
-    return [records[int(i * step)] for i in range(min(limit, len(records)))]
 
 
 def _rows(fault: RootCauseSummary, base: RootCauseSummary, expected: Collection[str]) -> RootCause:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from gameday.analysis.critical_path import critical_path
 from gameday.drill.pager import label_text
-from gameday.run.load import Record
+from gameday.evidence.requests import Record
 from gameday.telemetry.prometheus import PrometheusAlert
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, Trace
 from gameday.telemetry.traces import TraceClient

@@ -27,25 +27,25 @@ from gameday.drill.answers import (
 )
 from gameday.drill.evidence import evidence_lines
 from gameday.drill.lines import InputLines
+from gameday.drill.observe import Observability
 from gameday.drill.outcome import DrillOutcome, write_json, write_text
 from gameday.drill.pager import Links, Pager
 from gameday.drill.pick import blind, drillable, new_seed, pick
 from gameday.drill.postmortem import Facts, render, run_events
 from gameday.drill.sheet import Event, Sheet, TraineeConsole
 from gameday.drill.trainee import RULE, Settings, Trainee
-from gameday.evidence.observe import Observability
+from gameday.evidence.requests import LoadStats
 from gameday.run import session
+from gameday.run.batch import Batch, BatchOptions
 from gameday.run.interrupts import interruptible
-from gameday.run.load import LoadStats
 from gameday.run.record import RunRecord
 from gameday.run.results import ScenarioResult
-from gameday.run.runner import run_scenario
 from gameday.scenario.environment import Environment, load_environment
 from gameday.scenario.expectations import AlertExpectation
 from gameday.scenario.files import discover
 from gameday.scenario.model import Scenario, load_scenarios
-from gameday.undo.journal import Journal
 
+POSTMORTEM = "postmortem.md"  # in the run folder, unless --postmortem says where
 REPORT_AFTER_S = 45.0  # no alert expected: a colleague reports trouble after this long
 REPORT_MARGIN_S = 10.0  # ... or this long after the latest an expected alert should fire
 BANNER = (
@@ -90,18 +90,12 @@ def run_drill(options: DrillOptions, out: TextIO | None = None, stdin_fd: int = 
     try:
         sheet.header(scenario, key, seed, max_s)
         console = TraineeConsole(out, sheet)
-        with interruptible(), session.environment(options.env, console.event) as env:
+        batch = Batch(_batch_options(options), console)
+        with interruptible(), batch:
+            env = batch.environment
             trainee = _trainee(out, scenario, key, choices, env, options, sheet, stdin_fd)
             trainee.say(BANNER)
-            result = run_scenario(
-                played,
-                env,
-                console,
-                _workdir(options),
-                settle_s=options.settle_s,
-                journal=Journal(options.journal),
-                fault_until=trainee.step,
-            )
+            result = batch.run(played, fault_until=trainee.step)
             return _conclude(scenario, seed, key, choices, result, trainee, options)
     finally:
         sheet.close()
@@ -112,9 +106,13 @@ def _load(paths: tuple[str, ...], env_file: str | None) -> list[Scenario]:
     return load_scenarios(discover(paths), environment=environment)
 
 
-def _workdir(options: DrillOptions) -> Path:
-    base = options.workdir or Path(".gameday") / "drills"
-    return base / f"{time.strftime('%Y%m%d-%H%M%S')}-drill"
+def _batch_options(options: DrillOptions) -> BatchOptions:
+    return BatchOptions(
+        env_file=options.env,
+        workdir=options.workdir or Path(".gameday") / "drills",
+        settle_s=options.settle_s,
+        journal=Path(options.journal),
+    )
 
 
 def _trainee(
@@ -167,30 +165,32 @@ def _conclude(
     options: DrillOptions,
 ) -> DrillOutcome:
     """Reveal (once a fault was applied), write the outputs, and say how the drill went."""
-    record = result.record
-    trainee.close("aborted" if record.aborted else "time up")
-    events, notes = run_events(record)
+    aborted = result.aborted
+    trainee.close("aborted" if aborted else "time up")
+    events, notes = run_events(result.evidence)
     source = str(scenario.source) if scenario.source else None
     timeline = [*trainee.events, *events]
-    outcome = DrillOutcome(
-        scenario.name, seed, key, trainee.score, timeline, record.aborted, source
-    )
+    outcome = DrillOutcome(scenario.name, seed, key, trainee.score, timeline, aborted, source)
     postmortem = None
-    if record.fault_start is not None:
+    if result.evidence.timeline.fault_start is not None:
         trainee.say(_reveal(scenario, key, choices, result))
-        postmortem = render(_facts(scenario, key, choices, outcome, notes, record))
-    written = _write(options, outcome, postmortem)
+        postmortem = render(_facts(scenario, key, choices, outcome, notes, result))
+    written = _write(options, outcome, postmortem, result.run_dir)
     trainee.sheet.event(Event(time.time(), f"drill over: {outcome.score.ended}", "run"))
     trainee.say([*_scoreline(outcome), *written, RULE])
     return outcome
 
 
-def _write(options: DrillOptions, outcome: DrillOutcome, postmortem: str | None) -> list[str]:
-    """Write the files asked for; one line per file written, for the trainee."""
+def _write(
+    options: DrillOptions, outcome: DrillOutcome, postmortem: str | None, run_dir: Path | None
+) -> list[str]:
+    """Write the post-mortem (``--postmortem``, else into the run folder beside the evidence)
+    and the outcome; one line per file written, for the trainee."""
     written = []
-    if options.postmortem and postmortem is not None:
-        write_text(options.postmortem, postmortem)
-        written.append(f"post-mortem template: {options.postmortem}")
+    target = options.postmortem or (run_dir / POSTMORTEM if run_dir else None)
+    if target is not None and postmortem is not None:
+        write_text(target, postmortem)
+        written.append(f"post-mortem template: {target}")
     if options.json:
         write_json(options.json, outcome)
         written.append(f"outcome: {options.json}")
@@ -222,9 +222,8 @@ def _reveal(
     lines.append(f"  scenario:  {scenario.name}: {' '.join(scenario.summary.split())}")
     if scenario.runbook:
         lines.append(f"  runbook:   {scenario.runbook}")
-    record = result.record
-    lines += ["", "EVIDENCE", f"Requests: baseline {_figures(record.stats('baseline'))}; "
-              f"under the fault {_figures(record.stats('fault'))}", ""]  # fmt: skip
+    lines += ["", "EVIDENCE", f"Requests: baseline {_figures(result.stats('baseline'))}; "
+              f"under the fault {_figures(result.stats('fault'))}", ""]  # fmt: skip
     lines += evidence_lines(result, _expected_services(key))
     return lines
 
@@ -254,7 +253,7 @@ def _facts(
     choices: tuple[tuple[Choice, ...], tuple[Choice, ...]],
     outcome: DrillOutcome,
     notes: list[str],
-    record: RunRecord,
+    result: ScenarioResult,
 ) -> Facts:
     components, families = choices
     p, s = key.primary, outcome.score
@@ -266,13 +265,13 @@ def _facts(
         answer=answer,
         ended=s.ended,
         paged_by=s.paged_by,
-        fault_at=record.fault_start,
+        fault_at=result.evidence.timeline.fault_start,
         time_to_acknowledge_s=s.time_to_acknowledge_s,
         time_to_diagnosis_s=s.time_to_diagnosis_s,
         ruled_out=s.wrong,
         hints=s.hints,
-        baseline=record.stats("baseline"),
-        under_fault=record.stats("fault"),
+        baseline=result.stats("baseline"),
+        under_fault=result.stats("fault"),
         events=outcome.timeline,
         notes=notes,
         aborted=outcome.aborted,

@@ -1,8 +1,8 @@
 """The blameless post-mortem template a drill writes (Markdown), pre-filled with its timeline.
 
-:func:`run_events` reads the run's side of the timeline from the record and the stack: fault
+:func:`run_events` reads the run's side of the timeline from its evidence (the bundle): fault
 applied and reverted, each alert's pending / firing / resolved (Prometheus ``ALERTS``
-episodes), the notifications the webhook sink received, and when the stack recovered. The
+episodes), the notifications Alertmanager sent, and when the stack recovered. The
 drill adds its own events (paged, acknowledged, hypotheses, diagnosed). :func:`render` is
 pure: facts in, Markdown out, with empty sections for the team to fill in.
 """
@@ -10,21 +10,22 @@ pure: facts in, Markdown out, with empty sections for the team to fill in.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from gameday.drill.answers import describe
 from gameday.drill.sheet import Event
-from gameday.report.collect import active_alert_names
-from gameday.run.load import LoadStats
-from gameday.run.record import RunRecord
-from gameday.telemetry.notifications import NotifiedAlert
-from gameday.verifiers.alerts import Episode, episodes, matches
+from gameday.evidence.alerts import Episode, all_episodes
+from gameday.evidence.model import (
+    AlertsEvidence,
+    FaultEvidence,
+    NotifiedAlertEvidence,
+    RunEvidence,
+    labels_match,
+)
+from gameday.evidence.requests import LoadStats
 from gameday.verifiers.recovery import fault_alerts
 
-T = TypeVar("T")
-Sent = tuple[float, str, NotifiedAlert]
+Sent = tuple[float, str, NotifiedAlertEvidence]
 """A firing notification: when it arrived, the receiver, the alert it carried."""
 FIRED_AT_SLACK_S = 5.0  # without a pending sample, FiredAt lies at most this before ALERTS
 
@@ -35,39 +36,37 @@ ENDINGS = {
 }
 
 
-def run_events(record: RunRecord) -> tuple[list[Event], list[str]]:
-    """The run's timeline events, and a note for each source that could not be read."""
-    events = [Event(record.started_at, "drill started", "run")]
-    for fr in record.faults:
-        if fr.applied_at is not None:
-            events.append(Event(fr.applied_at, f"fault applied: {describe(fr.fault)}", "fault"))
-        if fr.reverted_at is not None:
-            events.append(Event(fr.reverted_at, f"fault reverted: {fr.fault.title}", "fault"))
+def run_events(evidence: RunEvidence) -> tuple[list[Event], list[str]]:
+    """The run's timeline events, and a note for each kind of evidence the bundle lacks."""
+    tl = evidence.timeline
+    events = [Event(tl.started_at, "drill started", "run")]
+    for f in tl.faults:
+        if f.applied_at is not None:
+            events.append(Event(f.applied_at, f"fault applied: {_describe(f)}", "fault"))
+        if f.reverted_at is not None:
+            events.append(Event(f.reverted_at, f"fault reverted: {f.title}", "fault"))
     notes: list[str] = []
-    sent = _attempt(notes, "notifications", lambda: _notified(record))
+    sent = _notified(evidence)
     events += [Event(at, f"alert notified: {a.alertname} to {receiver}", "alert")
                for at, receiver, a in sent]  # fmt: skip
-    events += _attempt(notes, "alert episodes", lambda: _alert_events(record, sent))
-    events += _attempt(notes, "recovery", lambda: _recovered(record))
+    if evidence.alerts is None:
+        notes.append("alert episodes unavailable: no Prometheus evidence in the bundle")
+    else:
+        events += _alert_events(evidence.alerts, tl.started_at, sent)
+    events += _recovered(evidence)
     return events, notes
 
 
-def _attempt(notes: list[str], what: str, read: Callable[[], list[T]]) -> list[T]:
-    try:
-        return read()
-    except Exception as exc:  # noqa: BLE001 - a template with a gap beats no template
-        notes.append(f"{what} unavailable: {type(exc).__name__}: {exc}")
-        return []
+def _describe(fault: FaultEvidence) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in fault.params.items())
+    return f"{fault.title} ({shown})" if shown else fault.title
 
 
-def _notified(record: RunRecord) -> list[Sent]:
+def _notified(evidence: RunEvidence) -> list[Sent]:
     """The first firing notification of each alert instance: when, to which receiver."""
-    sink = record.observe.sink
-    if sink is None:
-        return []
     seen: set[tuple[str, str, float | None]] = set()
     out = []
-    for note in sink.notifications(since=record.started_at):
+    for note in evidence.notifications.webhooks:
         for alert in note.alerts:
             key = (alert.alertname, note.receiver, alert.starts_at)
             if alert.status == "firing" and key not in seen:
@@ -76,19 +75,18 @@ def _notified(record: RunRecord) -> list[Sent]:
     return out
 
 
-def _alert_events(record: RunRecord, sent: list[Sent]) -> list[Event]:
+def _alert_events(alerts: AlertsEvidence, started_at: float, sent: list[Sent]) -> list[Event]:
     """Pending, firing and resolved of every alert episode that began during the run."""
     out = []
-    for name in active_alert_names(record):
-        for e in episodes(record, name):
-            if e.started_before_run:
-                continue
-            who = f"{name} ({_labels(e.labels)})" if _labels(e.labels) else name
-            firing = _fired_at(e, sent) if e.firing_at is not None else None
-            for at, state in ((e.pending_at, "pending"), (firing, "firing"),
-                              (e.resolved_at, "resolved")):  # fmt: skip
-                if at is not None:
-                    out.append(Event(at, f"alert {state}: {who}", "alert"))
+    for e in all_episodes(alerts):
+        if e.active_at < started_at or e.open_at_start:
+            continue
+        who = f"{e.alertname} ({_labels(e.labels)})" if _labels(e.labels) else e.alertname
+        firing = _fired_at(e, sent) if e.firing_at is not None else None
+        for at, state in ((e.pending_at, "pending"), (firing, "firing"),
+                          (e.resolved_at, "resolved")):  # fmt: skip
+            if at is not None:
+                out.append(Event(at, f"alert {state}: {who}", "alert"))
     return out
 
 
@@ -102,7 +100,7 @@ def _fired_at(e: Episode, sent: list[Sent]) -> float | None:
         for _, _, a in sent
         if a.starts_at is not None
         and lower <= a.starts_at <= e.firing_at
-        and matches(a.labels, {k: v for k, v in e.labels.items() if k != "alertstate"})
+        and labels_match(a.labels, dict(e.labels))
     ]
     return min(exact, default=e.firing_at)
 
@@ -112,22 +110,18 @@ def _labels(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
 
 
-def _recovered(record: RunRecord) -> list[Event]:
-    reverted = record.fault_end
+def _recovered(evidence: RunEvidence) -> list[Event]:
+    reverted = evidence.timeline.fault_end
     if reverted is None:
         return []
-    alerts = fault_alerts(record)
-    if any(a["resolved_at"] is None for a in alerts):
-        return [
-            Event(
-                record.finished_at or time.time(),
-                "not recovered yet: alerts still firing when the drill ended",
-                "run",
-            )
-        ]
+    alerts = fault_alerts(evidence)
+    if any(e.resolved_at is None for e in alerts):
+        end = evidence.timeline.finished_at or evidence.captured_at
+        return [Event(end, "not recovered yet: alerts still firing when the drill ended", "run")]
     if not alerts:
         return [Event(reverted, "recovered (no alert had fired)", "run")]
-    return [Event(max(a["resolved_at"] for a in alerts), "recovered: every alert resolved", "run")]
+    last = max(e.resolved_at or reverted for e in alerts)
+    return [Event(last, "recovered: every alert resolved", "run")]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from gameday.drill.answers import AnswerKey, describe
+from gameday.evidence.requests import LoadStats
 from gameday.run.console import Console
-from gameday.run.load import LoadStats
 from gameday.scenario.model import Scenario
 
 # Runner messages the trainee sees. Aborts and failed reverts are shown even when they name

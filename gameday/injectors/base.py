@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from gameday.evidence.model import Effect
+
 
 class _Required:
     def __repr__(self) -> str:
@@ -201,6 +203,15 @@ class Injector(abc.ABC):
         the fault's trace on the target follows from ``ctx`` alone (a toxic named after the
         fault id, a service name); the default ``None`` says "cannot tell": such a fault is
         then left to its TTL.
+        """
+        return None
+
+    def effect(self, applied: Applied, reverted: Mapping[str, Any]) -> Effect | None:
+        """Whether the fault took effect, judged from what ``apply`` and ``revert`` returned
+        (added latency or errors seen on the link, rows changed, the process state).
+
+        ``None`` (the default) says "cannot tell"; ``Effect(took_effect=False, ...)`` makes
+        the run inconclusive: the monitoring is not judged on a fault that changed nothing.
         """
         return None
 

@@ -22,6 +22,11 @@ What the batches look like under each injector:
 The learning loop's feeds (target ``labels`` or ``training-data``, served by the label feed
 through the stack's control API): ``data.label_flip``, ``data.concept_drift``,
 ``data.label_delay``, ``data.corrupt_training_batch``.
+
+Whether a fault took effect is judged from what revert returned: the batches it changed
+(``data.stale``: dropped), the labels it flipped, drew under the new concept or held back,
+the training rows it corrupted. None means the window saw nothing to change; a fault the
+service no longer held at revert (its TTL ran out) leaves it unknown.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from gameday.evidence.model import Effect
 from gameday.injectors._control import call, setting
 from gameday.injectors.base import REQUIRED, Applied, FaultContext, Injector, Param, Target
 from gameday.stack import features as F
@@ -46,37 +52,82 @@ _BATCHES = Param(
 
 
 class _BatchFault(Injector):
-    """A data fault the producer applies to the batches it emits."""
+    """A data fault the producer applies to the batches it emits.
+
+    ``counter`` names the revert evidence that shows the fault took effect (a count, or a
+    list of ids), ``changed`` what it counts, ``unchanged`` what it means when it is zero;
+    ``also`` the other counts worth showing with it.
+    """
 
     target_kinds: ClassVar[tuple[str, ...]] = ("batch_source",)
     kind: ClassVar[str]
+    answer_key: ClassVar[str] = "producer_fault"
+    counter: ClassVar[str] = "batches"
+    changed: ClassVar[str] = "batch(es) changed"
+    unchanged: ClassVar[str] = "no batch was emitted while the fault was on"
+    also: ClassVar[tuple[str, ...]] = ("rows",)
 
     def producer_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The params as the producer's fault kind takes them."""
         return dict(params)
 
+    def undo_record(self, target: Target, fault_id: str) -> dict[str, str]:
+        """What ``revert`` needs: where the fault lives, and its id."""
+        return {"producer": setting(target, "producer"), "fault": fault_id}
+
+    def faults_url(self, undo: Mapping[str, Any]) -> str:
+        """The faults collection the fault of ``undo`` lives in."""
+        return f"{undo['producer']}/internal/faults"
+
     def apply(self, ctx: FaultContext) -> Applied:
-        producer = setting(ctx.target, "producer")
+        undo = self.undo_record(ctx.target, ctx.fault_id)
         params = {**self.producer_params(ctx.params), "seed": ctx.seed}
         body = {"id": ctx.fault_id, "kind": self.kind, "params": params, "ttl_s": ctx.ttl_s}
-        answer = call("POST", f"{producer}/internal/faults", body)
-        undo = {"producer": producer, "fault": ctx.fault_id}
-        return Applied(self.name, ctx.fault_id, ctx.target.name, undo, {"producer_fault": answer})
+        answer = call("POST", self.faults_url(undo), body)
+        return Applied(self.name, ctx.fault_id, ctx.target.name, undo, {self.answer_key: answer})
 
     def undo_for(self, ctx: FaultContext) -> Applied:
-        """The producer keys the fault by its fault id: removing it needs nothing from apply."""
-        undo = {"producer": setting(ctx.target, "producer"), "fault": ctx.fault_id}
-        return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
+        """The service keys the fault by its fault id: removing it needs nothing from apply."""
+        return Applied(
+            self.name, ctx.fault_id, ctx.target.name, self.undo_record(ctx.target, ctx.fault_id)
+        )
 
     def enforces_ttl(self, target: Target) -> bool:
         """gameday's producer drops a fault by itself when its TTL runs out."""
         return bool(target.settings.get("producer"))
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
-        """Stop the fault; return what it changed (batch ids, rows, columns)."""
-        url = f"{applied.undo['producer']}/internal/faults/{applied.undo['fault']}"
-        gone = call("DELETE", url, missing_ok=True)
-        return dict(gone.get("evidence", {}))
+        """Stop the fault; return what it changed (batch ids, rows, columns, labels), or
+        ``{"unknown": why}`` when the service no longer held it."""
+        fault = applied.undo["fault"]
+        gone = call("DELETE", f"{self.faults_url(applied.undo)}/{fault}", missing_ok=True)
+        if not gone:
+            return {"unknown": f"fault {fault} was gone before the revert (its TTL ran out, or "
+                               "the service restarted): what it changed is unknown"}  # fmt: skip
+        if not isinstance(gone.get("evidence"), dict):
+            return {"unknown": "the service returned no evidence of what the fault changed"}
+        return dict(gone["evidence"])
+
+    def effect(self, applied: Applied, reverted: Mapping[str, Any]) -> Effect | None:
+        """Took effect iff ``counter`` in the revert evidence is above zero."""
+        if "unknown" in reverted:
+            return Effect(took_effect=None, detail=str(reverted["unknown"]))
+        count = _count(reverted.get(self.counter))
+        evidence: dict[str, Any] = {self.counter: count}
+        evidence |= {key: _count(reverted[key]) for key in self.also if key in reverted}
+        detail = f"{count} {self.changed}"
+        if len(evidence) > 1:
+            detail += " (" + ", ".join(f"{k}: {v}" for k, v in list(evidence.items())[1:]) + ")"
+        if count > 0:
+            return Effect(took_effect=True, detail=detail, evidence=evidence)
+        return Effect(took_effect=False, detail=self.unchanged, evidence=evidence)
+
+
+def _count(value: Any) -> int:
+    """A count as the services report it: a number, or a list of ids."""
+    if isinstance(value, list):
+        return len(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class CorruptBatchInjector(_BatchFault):
@@ -180,24 +231,29 @@ class StaleInjector(_BatchFault):
     summary = "the upstream stops producing (features go stale)"
     kind = "stale"
     params = ()
+    counter = "dropped"
+    changed = "batch(es) dropped"
+    unchanged = "no batch was due while the upstream was stopped: none was dropped"
+    also = ()
 
 
 class _FeedFault(_BatchFault):
     """A fault on the learning loop's feeds (ground truth, training data), applied by the label
-    feed service through the stack's control API (target settings ``control``, ``service``)."""
+    feed service through the stack's control API (target settings ``control``, ``service``):
+    ``DELETE {control}/services/{service}/faults/{id}`` removes it, from any process."""
 
-    def apply(self, ctx: FaultContext) -> Applied:
-        control, service = setting(ctx.target, "control"), setting(ctx.target, "service")
-        params = {**self.producer_params(ctx.params), "seed": ctx.seed}
-        body = {"id": ctx.fault_id, "kind": self.kind, "params": params, "ttl_s": ctx.ttl_s}
-        answer = call("POST", f"{control}/services/{service}/faults", body)
-        undo = {"control": control, "service": service, "fault": ctx.fault_id}
-        return Applied(self.name, ctx.fault_id, ctx.target.name, undo, {"feed_fault": answer})
+    answer_key = "feed_fault"
 
-    def revert(self, applied: Applied) -> Mapping[str, Any]:
-        u = applied.undo
-        url = f"{u['control']}/services/{u['service']}/faults/{u['fault']}"
-        return dict(call("DELETE", url, missing_ok=True).get("evidence", {}))
+    def undo_record(self, target: Target, fault_id: str) -> dict[str, str]:
+        control, service = setting(target, "control"), setting(target, "service")
+        return {"control": control, "service": service, "fault": fault_id}
+
+    def faults_url(self, undo: Mapping[str, Any]) -> str:
+        return f"{undo['control']}/services/{undo['service']}/faults"
+
+    def enforces_ttl(self, target: Target) -> bool:
+        """The label feed drops a fault by itself when its TTL runs out."""
+        return bool(target.settings.get("control"))
 
 
 class LabelFlipInjector(_FeedFault):
@@ -206,6 +262,10 @@ class LabelFlipInjector(_FeedFault):
     name = "data.label_flip"
     summary = "a fraction of ground-truth labels is flipped"
     kind = "label_flip"
+    counter = "flipped"
+    changed = "label(s) flipped"
+    unchanged = "no label was flipped while the fault was on"
+    also = ()
     params = (Param("fraction", float, 0.2, minimum=0.0001, maximum=1.0),)
 
 
@@ -215,6 +275,10 @@ class ConceptDriftInjector(_FeedFault):
     name = "data.concept_drift"
     summary = "the relationship between inputs and labels changes; inputs do not"
     kind = "concept_drift"
+    counter = "labels"
+    changed = "label(s) drawn under the changed concept"
+    unchanged = "no label was drawn while the fault was on"
+    also = ("changed",)  # labels that differ from what the unchanged concept would say
     params = (Param("concept", str, "shifted", choices=F.CONCEPTS[1:]),)
 
 
@@ -224,6 +288,10 @@ class LabelDelayInjector(_FeedFault):
     name = "data.label_delay"
     summary = "ground truth arrives late, or not at all"
     kind = "label_delay"
+    counter = "held_back"
+    changed = "label(s) held back"
+    unchanged = "no label was held back while the fault was on"
+    also = ()
     params = (
         Param("delay_s", float, 60.0, minimum=0, maximum=86_400),
         Param("stop", bool, False, doc="no label at all while the fault lasts"),
@@ -236,6 +304,10 @@ class CorruptTrainingBatchInjector(_FeedFault):
     name = "data.corrupt_training_batch"
     summary = "the trainer's training data is corrupted"
     kind = "corrupt_training_batch"
+    counter = "rows"
+    changed = "training row(s) corrupted"
+    unchanged = "no training row was corrupted while the fault was on"
+    also = ("batches",)
     params = (
         Param("mode", str, "shuffled_labels", choices=("shuffled_labels", "nulls", "garbage")),
         Param("fraction", float, 0.5, minimum=0.0001, maximum=1.0),

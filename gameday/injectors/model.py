@@ -2,7 +2,8 @@
 
 ``model.slow_inference`` delays ``model.predict`` (a slow model, a CPU-starved node);
 ``model.inference_errors`` makes a fraction of predictions fail with 500. The model server
-applies them to itself and drops them when their TTL runs out.
+applies them to itself and drops them when their TTL runs out. On revert it returns how many
+predictions each fault touched (``delayed`` / ``failed``): the fault took effect iff some were.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from gameday.evidence.model import Effect
 from gameday.injectors._control import call, setting
 from gameday.injectors.base import Applied, FaultContext, Injector, Param, Target
 
@@ -20,6 +22,7 @@ _FRACTION = Param("fraction", float, 1.0, minimum=0.0, maximum=1.0,
 class _ServiceFault(Injector):
     target_kinds: ClassVar[tuple[str, ...]] = ("service",)
     kind: ClassVar[str]
+    counter: ClassVar[str]  # what the service counts in the fault's evidence
 
     def apply(self, ctx: FaultContext) -> Applied:
         control, service = setting(ctx.target, "control"), setting(ctx.target, "service")
@@ -44,11 +47,30 @@ class _ServiceFault(Injector):
         return True
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
+        """Remove the fault; return the service's counters for it (``{"unknown": why}`` when
+        the service no longer held it: its TTL ran out, or it restarted)."""
         u = applied.undo
         gone = call(
             "DELETE", f"{u['control']}/services/{u['service']}/faults/{u['fault']}", missing_ok=True
         )
-        return {"effect": gone.get("evidence", {})}
+        counters = gone.get("evidence")
+        if not isinstance(counters, dict):
+            return {"unknown": f"{u['service']} no longer held fault {u['fault']} at the revert"}
+        return {self.counter: 0, **counters}
+
+    def effect(self, applied: Applied, reverted: Mapping[str, Any]) -> Effect | None:
+        """Took effect iff the service counted some prediction under the fault."""
+        if "unknown" in reverted:
+            return Effect(took_effect=None, detail=str(reverted["unknown"]))
+        count = reverted.get(self.counter)
+        if not isinstance(count, int) or isinstance(count, bool):
+            return Effect(took_effect=None, detail=f"the service did not count {self.counter}")
+        evidence: dict[str, Any] = {self.counter: count}
+        if count > 0:
+            return Effect(took_effect=True, detail=f"{count} prediction(s) {self.counter}",
+                          evidence=evidence)  # fmt: skip
+        detail = f"no prediction was {self.counter} while the fault was on"
+        return Effect(took_effect=False, detail=detail, evidence=evidence)
 
 
 class SlowInferenceInjector(_ServiceFault):
@@ -57,6 +79,7 @@ class SlowInferenceInjector(_ServiceFault):
     name = "model.slow_inference"
     summary = "inference takes delay_ms longer (slow model, starved CPU)"
     kind = "slow_inference"
+    counter = "delayed"
     params = (
         Param("delay_ms", float, minimum=1, maximum=60_000, doc="added inference time"),
         _FRACTION,
@@ -69,6 +92,7 @@ class InferenceErrorsInjector(_ServiceFault):
     name = "model.inference_errors"
     summary = "a fraction of predictions fail inside the model (HTTP 500)"
     kind = "error_inference"
+    counter = "failed"
     params = (_FRACTION,)
 
 

@@ -9,11 +9,11 @@ TTL as ``gameday_ttl_s``: gameday's embedded server expires the fault by itself 
 dies; a real toxiproxy ignores the key (and does not confirm it on ``GET /version``), so
 the runner starts a watchdog process for it (:mod:`gameday.undo.watchdog`).
 
-Why the HTTP API is called with ``requests`` rather than toxiproxy-python: that client keeps
-the server's host and port in class attributes (one server per process, unsafe across
-threads), sets no request timeouts (a hung server would hang the run), raises only on
-400/404/409 (a 500 would pass as success), and cannot send extra keys such as the TTL. The
-tests check toxiproxy-python itself against the embedded server.
+Whether a fault took effect comes from gameday's counters (``GET /proxies/{p}/stats``): a
+toxic's are read on every server just before it is removed (it took effect iff it acted on
+some chunk), ``network.down`` reads the proxy's when it disables it (it took effect iff the
+link had carried traffic and is confirmed disabled). A server without counters (a real
+toxiproxy answers 404) leaves it unknown.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import quote
-
-import requests
 
 from gameday.errors import InjectionError
+from gameday.evidence.model import Effect
+from gameday.injectors import _toxiproxy as api
 from gameday.injectors.base import (
     REQUIRED,
     Applied,
@@ -35,9 +34,7 @@ from gameday.injectors.base import (
     Target,
     validate_params,
 )
-from gameday.servers.toxiproxy.model import TTL_KEY
 
-_TIMEOUT_S = (3.0, 10.0)  # connect, read
 # Toxic names travel in URL paths; toxiproxy routes on the decoded path, so a "/" would break.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _MS_MAX = 3_600_000  # one hour: longer than any game-day fault window
@@ -61,112 +58,6 @@ _TOXICITY = Param(
 
 def _ms(name: str, default: Any = REQUIRED, doc: str = "") -> Param:
     return Param(name, int, default, minimum=0, maximum=_MS_MAX, doc=doc)
-
-
-# --- talking to one server ---------------------------------------------------------------------
-
-
-class _Server:
-    """toxiproxy's API on one server: timeouts on every call, transport errors and 5xx raised."""
-
-    def __init__(self, url: str):
-        self.url = url.rstrip("/")
-
-    def call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
-    ) -> requests.Response:
-        try:
-            reply = requests.request(method, self.url + path, json=body, timeout=_TIMEOUT_S)
-        except requests.RequestException as exc:
-            raise InjectionError(f"toxiproxy {self.url}: {method} {path} failed: {exc}") from exc
-        if reply.status_code >= 500:
-            raise InjectionError(self.describe(method, path, reply))
-        return reply
-
-    def describe(self, method: str, path: str, reply: requests.Response) -> str:
-        return (
-            f"toxiproxy {self.url}: {method} {path} answered {reply.status_code}: {_reason(reply)}"
-        )
-
-
-def _reason(reply: requests.Response) -> str:
-    try:
-        return str(reply.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return reply.text.strip()[:200] or reply.reason
-
-
-def _locate(target: Target) -> tuple[list[str], str]:
-    """The target's API URLs and proxy name, or ``InjectionError`` saying what is missing."""
-    settings = target.settings
-    given = settings.get("toxiproxy")
-    urls = [given] if isinstance(given, str) else given
-    proxy = settings.get("proxy")
-    if (
-        not isinstance(urls, list)
-        or not urls
-        or not all(isinstance(u, str) for u in urls)
-        or not isinstance(proxy, str)
-        or not proxy
-    ):
-        raise InjectionError(
-            f"target {target.name!r}: settings need 'toxiproxy' (a list of API URLs) and "
-            f"'proxy' (a proxy name), got {dict(settings)!r}"
-        )
-    return [str(u) for u in urls], proxy
-
-
-def _path(*parts: str) -> str:
-    return "".join("/" + quote(p, safe="") for p in parts)
-
-
-def _with_ttl(body: dict[str, Any], ttl_s: float) -> dict[str, Any]:
-    return {**body, TTL_KEY: ttl_s} if ttl_s > 0 else body
-
-
-def _undo_all(undo: list[tuple[str, str, Mapping[str, Any] | None]]) -> list[str]:
-    """Run undo calls ``(url, method+path, body)``; 404 counts as done. Returns the failures."""
-    failures = []
-    for url, call, body in undo:
-        method, path = call.split(" ", 1)
-        try:
-            reply = _Server(url).call(method, path, body)
-        except InjectionError as exc:
-            failures.append(str(exc))
-            continue
-        if not reply.ok and reply.status_code != 404:
-            failures.append(_Server(url).describe(method, path, reply))
-    return failures
-
-
-def _servers_honour_ttl(target: Target) -> bool:
-    """Whether every toxiproxy API of ``target`` confirms the TTL extension on ``GET /version``.
-
-    gameday's embedded server answers ``{"version": ..., "gameday_ttl_s": true}``; a real
-    toxiproxy-server ignores the key (and does not say so), as does one that cannot be asked.
-    """
-    try:
-        urls, _ = _locate(target)
-    except InjectionError:
-        return False
-    return all(_honours_ttl(url) for url in urls)
-
-
-def _honours_ttl(url: str) -> bool:
-    try:
-        reply = requests.get(url.rstrip("/") + "/version", timeout=(1.0, 2.0))
-        return reply.ok and reply.json().get(TTL_KEY) is True
-    except (requests.RequestException, ValueError, AttributeError):
-        return False
-
-
-def _raise_apply_failure(exc: InjectionError, rollback_failures: list[str]) -> None:
-    if rollback_failures:
-        detail = "; ".join(rollback_failures)
-        raise InjectionError(
-            f"{exc}; undoing it on the other servers also failed: {detail}"
-        ) from exc
-    raise exc
 
 
 # --- toxics -----------------------------------------------------------------------------------
@@ -194,45 +85,117 @@ class _ToxicInjector(Injector):
         }
 
     def apply(self, ctx: FaultContext) -> Applied:
-        """Add the toxic on every server (TTL attached); on any failure undo and raise."""
+        """Add the toxic on every server (TTL attached); on any failure undo and raise.
+
+        The proxy's byte counters, read once the toxic is on, are the baseline that tells "no
+        traffic" from "traffic the toxic did not act on" at revert."""
         toxic = self.toxic(ctx)
-        urls, proxy = _locate(ctx.target)
-        path = _path("proxies", proxy, "toxics")
-        done: list[tuple[str, str, Mapping[str, Any] | None]] = []
+        urls, proxy = api.locate(ctx.target)
+        toxics = api.path("proxies", proxy, "toxics")
+        done: list[api.UndoCall] = []
         for url in urls:
             try:
-                _add_toxic(_Server(url), path, _with_ttl(toxic, ctx.ttl_s))
+                _add_toxic(api.Server(url), toxics, api.with_ttl(toxic, ctx.ttl_s))
             except InjectionError as exc:
-                _raise_apply_failure(exc, _undo_all(done))
-            done.append((url, "DELETE " + _path("proxies", proxy, "toxics", toxic["name"]), None))
+                api.raise_apply_failure(exc, api.undo_all(done))
+            done.append((url, "DELETE " + toxics + api.path(toxic["name"]), None))
         undo = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic["name"]}
-        evidence = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic, "ttl_s": ctx.ttl_s}
+        stats = [_link(api.read_stats(url, proxy)) for url in urls]
+        evidence = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic, "ttl_s": ctx.ttl_s,
+                    "stats_at_apply": stats}  # fmt: skip
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, evidence)
 
     def undo_for(self, ctx: FaultContext) -> Applied:
         """The toxic is named after the fault id: removing it needs nothing from ``apply``."""
-        urls, proxy = _locate(ctx.target)
+        urls, proxy = api.locate(ctx.target)
         undo = {"toxiproxy": urls, "proxy": proxy, "toxic": self.toxic(ctx)["name"]}
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
 
     def enforces_ttl(self, target: Target) -> bool:
         """True when every server of ``target`` says it honours ``gameday_ttl_s``."""
-        return _servers_honour_ttl(target)
+        return api.servers_honour_ttl(target)
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
-        """Delete the toxic on every server; already gone (404) is fine; 5xx or no answer raises."""
+        """Read the toxic's counters on every server, then delete it everywhere; already gone
+        (404) is fine; 5xx or no answer raises."""
         urls, proxy, name = applied.undo["toxiproxy"], applied.undo["proxy"], applied.undo["toxic"]
-        path = _path("proxies", proxy, "toxics", name)
-        failures = _undo_all([(url, "DELETE " + path, None) for url in urls])
+        stats = [_toxic_stats(api.read_stats(url, proxy), name) for url in urls]
+        path = api.path("proxies", proxy, "toxics", name)
+        failures = api.undo_all([(url, "DELETE " + path, None) for url in urls])
         if failures:
             raise InjectionError(f"revert of {applied.injector} failed: " + "; ".join(failures))
-        return {"toxiproxy": urls, "proxy": proxy, "removed": name}
+        return {"toxiproxy": urls, "proxy": proxy, "removed": name, "stats_at_revert": stats}
+
+    def effect(self, applied: Applied, reverted: Mapping[str, Any]) -> Effect | None:
+        """Took effect iff the toxic acted on some chunk (on any server). No chunk where every
+        server counts is no effect; a server without counters leaves it unknown."""
+        return _toxic_effect(applied.evidence, reverted)
 
 
-def _add_toxic(server: _Server, path: str, body: dict[str, Any]) -> None:
+def _add_toxic(server: api.Server, path: str, body: dict[str, Any]) -> None:
     reply = server.call("POST", path, body)
     if not reply.ok:
         raise InjectionError(server.describe("POST", path, reply))
+
+
+def _link(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """One server's counters as apply records them: the link's, not its toxics'."""
+    return {k: v for k, v in stats.items() if k != "toxics"}
+
+
+def _toxic_stats(stats: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One server's counters as revert records them: the link's and toxic ``name``'s."""
+    if "unknown" in stats:
+        return dict(stats)
+    toxic = (stats.get("toxics") or {}).get(name)
+    if not isinstance(toxic, dict):
+        why = f"toxic {name!r} was gone before the revert (its counters with it)"
+        return {"toxiproxy": stats["toxiproxy"], "unknown": why}
+    return {**_link(stats), "toxic": toxic}
+
+
+def _toxic_effect(applied: Mapping[str, Any], reverted: Mapping[str, Any]) -> Effect:
+    """A toxic fault's effect from its apply and revert evidence (see ``effect``)."""
+    proxy = str(applied.get("proxy") or reverted.get("proxy"))
+    servers = [s for s in reverted.get("stats_at_revert") or [] if isinstance(s, Mapping)]
+    known = [s for s in servers if isinstance(s.get("toxic"), Mapping)]
+    unknown = [str(s.get("unknown", api.NO_COUNTERS)) for s in servers if "toxic" not in s]
+    acted = {k: sum(_int(s["toxic"].get(k)) for s in known) for k in _TOXIC_COUNTS}
+    evidence: dict[str, Any] = {**acted, "servers_counted": len(known)}
+    if acted["chunks"] > 0:
+        detail = (f"the toxic acted on {acted['chunks']} chunk(s), {acted['bytes']} bytes, on "
+                  f"{acted['connections']} connection(s) through {proxy}")  # fmt: skip
+        return Effect(took_effect=True, detail=detail, evidence=evidence)
+    if unknown or not known:
+        why = unknown[0] if unknown else api.NO_COUNTERS
+        return Effect(took_effect=None, detail=why, evidence=evidence)
+    toxic = applied.get("toxic") or {}
+    crossed = _crossed(applied.get("stats_at_apply") or [], known, str(toxic.get("stream")))
+    if crossed > 0:
+        detail = (f"{crossed} bytes crossed {proxy} but the toxic acted on none of them "
+                  f"(toxicity {toxic.get('toxicity')})")  # fmt: skip
+        return Effect(took_effect=False, detail=detail, evidence={**evidence, "crossed": crossed})
+    detail = f"no data crossed {proxy} while the toxic was on"
+    return Effect(took_effect=False, detail=detail, evidence=evidence)
+
+
+_TOXIC_COUNTS = ("chunks", "bytes", "connections")
+
+
+def _crossed(at_apply: list[Any], at_revert: list[Mapping[str, Any]], stream: str) -> int:
+    """Bytes read in the toxic's direction between apply and revert, on servers counted both
+    times."""
+    before = {s.get("toxiproxy"): s for s in at_apply if isinstance(s, Mapping)}
+    total = 0
+    for after in at_revert:
+        start, end = before.get(after.get("toxiproxy"), {}).get("bytes"), after.get("bytes")
+        if isinstance(start, Mapping) and isinstance(end, Mapping):
+            total += _int(end.get(stream)) - _int(start.get(stream))
+    return total
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class LatencyInjector(_ToxicInjector):
@@ -368,7 +331,8 @@ class DownInjector(Injector):
     """``network.down``: the proxy is disabled (connections refused) on every server.
 
     A proxy that was already disabled on a server is left alone there, and revert does not
-    enable it.
+    enable it. Once disabled, the proxy's counters are read: whether the link had carried
+    traffic, and that it is now disabled.
     """
 
     name = "network.down"
@@ -379,16 +343,16 @@ class DownInjector(Injector):
     def apply(self, ctx: FaultContext) -> Applied:
         """Disable the proxy everywhere it is enabled (TTL attached); on failure undo and raise."""
         validate_params(self.params, ctx.params)
-        urls, proxy = _locate(ctx.target)
-        path = _path("proxies", proxy)
+        urls, proxy = api.locate(ctx.target)
+        path = api.path("proxies", proxy)
         disabled: list[str] = []
         for url in urls:
             try:
-                if _disable(_Server(url), path, ctx.ttl_s):
+                if _disable(api.Server(url), path, ctx.ttl_s):
                     disabled.append(url)
             except InjectionError as exc:
-                _raise_apply_failure(
-                    exc, _undo_all([(u, "POST " + path, _ENABLE) for u in disabled])
+                api.raise_apply_failure(
+                    exc, api.undo_all([(u, "POST " + path, _ENABLE) for u in disabled])
                 )
         undo = {"toxiproxy": urls, "proxy": proxy, "disabled_on": disabled}
         evidence = {
@@ -397,25 +361,26 @@ class DownInjector(Injector):
             "enabled": False,
             "disabled_on": disabled,
             "ttl_s": ctx.ttl_s,
+            "stats_at_apply": [_link(api.read_stats(url, proxy)) for url in disabled],
         }
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo, evidence)
 
     def undo_for(self, ctx: FaultContext) -> Applied:
         """Without ``apply``'s answer it is unknown where the proxy was enabled before: a
         recovery enables it on every server (back to healthy)."""
-        urls, proxy = _locate(ctx.target)
+        urls, proxy = api.locate(ctx.target)
         undo = {"toxiproxy": urls, "proxy": proxy, "disabled_on": urls}
         return Applied(self.name, ctx.fault_id, ctx.target.name, undo)
 
     def enforces_ttl(self, target: Target) -> bool:
         """True when every server of ``target`` says it honours ``gameday_ttl_s``."""
-        return _servers_honour_ttl(target)
+        return api.servers_honour_ttl(target)
 
     def revert(self, applied: Applied) -> Mapping[str, Any]:
         """Enable the proxy again where this fault disabled it; a deleted proxy is fine."""
-        path = _path("proxies", applied.undo["proxy"])
+        path = api.path("proxies", applied.undo["proxy"])
         urls = applied.undo["disabled_on"]
-        failures = _undo_all([(url, "POST " + path, _ENABLE) for url in urls])
+        failures = api.undo_all([(url, "POST " + path, _ENABLE) for url in urls])
         if failures:
             raise InjectionError(f"revert of {applied.injector} failed: " + "; ".join(failures))
         return {
@@ -424,11 +389,41 @@ class DownInjector(Injector):
             "enabled_on": urls,
         }
 
+    def effect(self, applied: Applied, reverted: Mapping[str, Any]) -> Effect | None:
+        """Took effect iff the link had carried traffic before and is confirmed disabled;
+        already disabled everywhere, still enabled, or never used is no effect; a server
+        without counters leaves it unknown."""
+        return _down_effect(applied.evidence)
+
+
+def _down_effect(applied: Mapping[str, Any]) -> Effect:
+    """``network.down``'s effect from its apply evidence (see ``DownInjector.effect``)."""
+    proxy = str(applied.get("proxy"))
+    if not applied.get("disabled_on"):
+        detail = f"{proxy} was already disabled on every server: the fault changed nothing"
+        return Effect(took_effect=False, detail=detail)
+    servers = [s for s in applied.get("stats_at_apply") or [] if isinstance(s, Mapping)]
+    known = [s for s in servers if isinstance(s.get("bytes"), Mapping)]
+    carried = sum(_int(s["bytes"].get(d)) for s in known for d in ("upstream", "downstream"))
+    evidence: dict[str, Any] = {"bytes_before": carried, "servers_counted": len(known)}
+    still_up = [str(s.get("toxiproxy")) for s in known if s.get("enabled") is not False]
+    if still_up:
+        detail = f"{proxy} was still enabled on {', '.join(still_up)} after the fault was applied"
+        return Effect(took_effect=False, detail=detail, evidence=evidence)
+    if carried > 0:
+        detail = f"{proxy} confirmed disabled after carrying {carried} bytes"
+        return Effect(took_effect=True, detail=detail, evidence=evidence)
+    if not known or len(known) < len(servers):
+        why = [str(s.get("unknown", api.NO_COUNTERS)) for s in servers if "bytes" not in s]
+        return Effect(took_effect=None, detail=(why or [api.NO_COUNTERS])[0], evidence=evidence)
+    detail = f"no data had crossed {proxy} before it was taken down: nothing used the link"
+    return Effect(took_effect=False, detail=detail, evidence=evidence)
+
 
 _ENABLE = {"enabled": True}
 
 
-def _disable(server: _Server, path: str, ttl_s: float) -> bool:
+def _disable(server: api.Server, path: str, ttl_s: float) -> bool:
     """Disable the proxy at ``path``; False if it was already disabled."""
     reply = server.call("GET", path)
     if not reply.ok:
@@ -436,7 +431,7 @@ def _disable(server: _Server, path: str, ttl_s: float) -> bool:
     if not reply.json().get("enabled", True):
         return False
     # POST, not PATCH: older toxiproxy 2.x servers only accept POST for updates.
-    reply = server.call("POST", path, _with_ttl({"enabled": False}, ttl_s))
+    reply = server.call("POST", path, api.with_ttl({"enabled": False}, ttl_s))
     if not reply.ok:
         raise InjectionError(server.describe("POST", path, reply))
     return True

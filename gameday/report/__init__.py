@@ -1,5 +1,5 @@
-"""Reports of runs: HTML with a timeline (collected while the stack is up), JUnit XML for CI,
-a Markdown summary, and :class:`Outputs`, which writes all of them for ``gameday run``."""
+"""Reports of runs, from their evidence alone: HTML with a timeline, JUnit XML for CI, a
+Markdown summary, and :class:`Outputs`, which writes all of them for ``gameday run``."""
 
 from __future__ import annotations
 

@@ -1,17 +1,17 @@
-"""Read what the report needs from the stack, right after a run, while the stack is still up.
+"""Read what the report shows from a run's evidence: alert episodes and one slow trace.
 
-Two things only the stack can tell: the alert episodes (Prometheus ``ALERTS``, through
-:func:`gameday.verifiers.alerts.episodes`) and one slow request's trace (the trace backend).
-Either may be unavailable; the report then says so in its notes instead of failing the run.
+Pure: everything comes from the bundle (:class:`~gameday.evidence.model.RunEvidence`), so a
+report can be written long after the stack is gone (``gameday report RUN_DIR``). What the
+evidence lacks is named in the report's notes instead.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
+from gameday.evidence.alerts import Episode, all_episodes
+from gameday.evidence.requests import Record, from_columns
+from gameday.evidence.traces import to_trace
 from gameday.report.data import (
     AlertRow,
     AlertSpan,
@@ -21,66 +21,47 @@ from gameday.report.data import (
     expected_alerts,
     waterfall,
 )
-from gameday.run.load import Record
-from gameday.run.record import RunRecord
 from gameday.run.results import ScenarioResult
-from gameday.verifiers.alerts import Episode, episodes
 
-T = TypeVar("T")
-
-TRACE_TRIES = 5  # candidate traces fetched before the report goes without a waterfall
-SPAN_ARRIVAL_S = 1.5  # spans are exported in batches: a just-finished request's may be late
+TRACE_TRIES = 5  # candidate traces looked at before the report goes without a waterfall
 
 
 def collect(result: ScenarioResult) -> ReportData:
-    """The report of ``result``: its own figures plus alert episodes and one slow trace.
-
-    Never raises for an unreachable Prometheus or trace backend: what could not be read is
-    left out and named in ``notes``.
-    """
+    """The report of ``result``: its own figures plus alert episodes and one slow trace."""
     notes: list[str] = []
-    rows = _attempt(notes, "alert episodes", lambda: alert_rows(result))
-    trace = _attempt(notes, "slow trace", lambda: slow_trace(result))
-    return assemble(result, rows or (), trace, notes)
-
-
-def _attempt(notes: list[str], what: str, fetch: Callable[[], T]) -> T | None:
-    try:
-        return fetch()
-    except Exception as exc:  # noqa: BLE001 - a report must never turn a verdict into a crash
-        notes.append(f"{what} unavailable: {type(exc).__name__}: {exc}")
-        return None
+    evidence = result.evidence
+    if evidence.alerts is None:
+        notes.append("alert episodes unavailable: no Prometheus evidence in the bundle")
+    elif evidence.alerts.errors:
+        notes += [f"alert evidence incomplete: {e}" for e in evidence.alerts.errors]
+    if evidence.traces.error:
+        notes.append(f"traces unavailable: {evidence.traces.error}")
+    return assemble(result, alert_rows(result), slow_trace(result), notes)
 
 
 def alert_rows(result: ScenarioResult) -> list[AlertRow]:
     """One row per alert active during the run: expected-to-fire first, then by first activity."""
-    record = result.record
+    alerts = result.evidence.alerts
+    if alerts is None:
+        return []
     expected = expected_alerts(result)
-    rows = []
-    for name in active_alert_names(record):
-        spans = tuple(_span(e, record.started_at) for e in episodes(record, name))
-        if spans:
-            rows.append(AlertRow(name, spans, expected.get(name, "")))
+    origin = result.started_at
+    by_name: dict[str, list[AlertSpan]] = {}
+    for e in all_episodes(alerts):
+        if e.resolved_at is None or e.resolved_at >= origin:
+            by_name.setdefault(e.alertname, []).append(_span(e, origin))
+    rows = [AlertRow(name, tuple(spans), expected.get(name, "")) for name, spans in by_name.items()]
     order = {"fires": 0, "silent": 1, "": 2}
     return sorted(rows, key=lambda r: (order[r.expected], r.spans[0].start, r.alert))
 
 
-def active_alert_names(record: RunRecord) -> list[str]:
-    """Every alert name that was pending or firing at some point of the run."""
-    step = record.observe.evaluation_interval
-    end = time.time()
-    start = end - math.ceil((end - record.started_at) / step) * step
-    series = record.observe.prometheus.query_range("ALERTS", start, end, step)
-    return sorted({s.labels.get("alertname", "") for s in series} - {""})
-
-
 def _span(e: Episode, origin: float) -> AlertSpan:
-    start = e.pending_at if e.pending_at is not None else e.firing_at
+    start = e.pending_at if e.pending_at is not None else e.active_at
     labels = ", ".join(
         f"{k}={v}" for k, v in sorted(e.labels.items()) if k not in ("alertname", "severity")
     )
     return AlertSpan(
-        max(0.0, (start or origin) - origin),
+        max(0.0, start - origin),
         None if e.firing_at is None else max(0.0, e.firing_at - origin),
         None if e.resolved_at is None else e.resolved_at - origin,
         labels,
@@ -88,16 +69,15 @@ def _span(e: Episode, origin: float) -> AlertSpan:
 
 
 def slow_trace(result: ScenarioResult) -> Waterfall | None:
-    """The waterfall of the first candidate trace the backend has (see :func:`candidates`)."""
-    client = result.record.observe.traces
-    if client is None:
-        return None
+    """The waterfall of the first candidate trace the bundle holds (see :func:`candidates`)."""
+    traces = result.evidence.traces.traces
     for tries, (record, why) in enumerate(candidates(result)):
         if tries >= TRACE_TRIES:
             break
         assert record.trace_id is not None
-        trace = client.get_trace(record.trace_id)
-        if trace is not None and trace.spans:
+        spans = traces.get(record.trace_id)
+        if spans:
+            trace = to_trace(record.trace_id, spans)
             return waterfall(trace, f"{why}: {record.ms:.0f} ms, {_status(record)}")
     return None
 
@@ -111,18 +91,23 @@ def candidates(result: ScenarioResult) -> Iterator[tuple[Record, str]]:
 
     The root_cause check's ``examples`` (the slowest traces it analysed) come first; then the
     fault window's failed requests, slowest first; then its slowest; then the run's slowest.
+    Only requests whose trace the bundle holds are candidates.
     """
-    rec = result.record
-    settled = (rec.finished_at or time.time()) - SPAN_ARRIVAL_S
-    traced = [r for r in rec.requests if r.trace_id and r.end <= settled]
+    stored = result.evidence.traces.traces
+    traced = [
+        r
+        for r in from_columns(result.evidence.load.requests)
+        if r.trace_id and stored.get(r.trace_id)
+    ]
     by_id = {r.trace_id: r for r in traced}
     seen: set[str] = set()
     for check in result.checks:
-        for tid in check.evidence.get("examples", ()) if check.kind == "root_cause" else ():
+        examples = check.evidence.get("examples", ()) if check.kind == "root_cause" else ()
+        for tid in examples if isinstance(examples, list) else ():
             if tid in by_id and tid not in seen:
                 seen.add(tid)
                 yield by_id[tid], "slowest request analysed by the root-cause check"
-    fault = rec.window("fault")
+    fault = result.evidence.timeline.window("fault")
     in_fault = [r for r in traced if fault and fault[0] <= r.t < fault[1]]
     slowest = sorted(in_fault, key=lambda r: (r.ok, -r.ms))
     for r in [*slowest, *sorted(traced, key=lambda r: -r.ms)]:

@@ -1,9 +1,9 @@
 """What a run's HTML report shows, gathered into one plain value: :class:`ReportData`.
 
-:func:`assemble` is pure: it derives from a :class:`~gameday.results.ScenarioResult` what the
-result itself holds (per-second load buckets, phases, fault windows, detection times, checks,
-root-cause shares). What only the stack can tell, the alert episodes and one slow trace, is
-fetched by :func:`gameday.report.collect.collect` right after the run and handed in.
+:func:`assemble` is pure: it derives from a :class:`~gameday.run.results.ScenarioResult` the
+load buckets, phases, fault windows, detection times, checks and root-cause shares; the alert
+rows and the slow trace, read from the run's evidence by
+:func:`gameday.report.collect.collect`, are handed in.
 Every time in a :class:`ReportData` is seconds since the run started.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from gameday.analysis.critical_path import critical_path
+from gameday.evidence.requests import LoadStats, Record, from_columns
 from gameday.redaction import redact, redact_text
-from gameday.run.load import LoadStats, Record
 from gameday.run.results import ScenarioResult
 from gameday.scenario.expectations import AlertExpectation, Expectation, RootCauseExpectation
 from gameday.telemetry.spans import Span, Trace
@@ -147,6 +147,7 @@ class ReportData:
     root_cause: RootCause | None = None
     waterfall: Waterfall | None = None
     notes: tuple[str, ...] = ()
+    unnamed: tuple[str, ...] = ()  # alerts active during the run that the scenario did not name
 
 
 def assemble(
@@ -155,38 +156,38 @@ def assemble(
     waterfall: Waterfall | None = None,
     notes: Iterable[str] = (),
 ) -> ReportData:
-    """The report of ``result``, given what was fetched from the stack (pure, no I/O)."""
-    rec = result.record
-    origin, end = rec.started_at, rec.finished_at or rec.started_at
+    """The report of ``result``, given its alert rows and slow trace (pure, no I/O)."""
+    tl = result.evidence.timeline
+    origin, end = tl.started_at, tl.finished_at or tl.started_at
+    records = from_columns(result.evidence.load.requests)
     return ReportData(
         scenario=result.scenario.name,
         summary=result.scenario.summary,
         verdict=result.verdict,
-        reason=redact_text(rec.aborted) if rec.aborted else None,
+        reason=redact_text(result.reason) if result.reason else None,
         started_at=origin,
         duration_s=max(0.0, end - origin),
         runbook=result.scenario.runbook,
-        source=str(result.scenario.source) if result.scenario.source else None,
-        load=rec.stats("run"),
+        source=result.evidence.scenario_file,
+        load=result.stats("run"),
         phases=tuple(
-            Window(p.name, p.start - origin, _rel(p.end, origin)) for p in rec.phases.values()
+            Window(p.name, p.start - origin, _rel(p.end, origin)) for p in tl.phases.values()
         ),
         faults=tuple(
             Window(
-                _fault_label(f.fault.title, f.fault.params),
-                f.applied_at - origin,
-                _rel(f.reverted_at, origin),
+                _fault_label(f.title, f.params), f.applied_at - origin, _rel(f.reverted_at, origin)
             )
-            for f in rec.faults
+            for f in tl.faults
             if f.applied_at is not None
         ),
-        buckets=buckets(rec.requests, origin, end),
+        buckets=buckets(records, origin, end),
         detections=detections(result),
         checks=tuple(redacted(c) for c in result.checks),
         alerts=tuple(alerts),
         root_cause=root_cause(result),
         waterfall=waterfall,
         notes=tuple(redact_text(n) for n in notes),
+        unnamed=tuple(result.unnamed_alerts()),
     )
 
 
@@ -243,14 +244,14 @@ def alert_name(expectation: Expectation | None, check: Check) -> str | None:
 
 def detections(result: ScenarioResult) -> tuple[Detection, ...]:
     """Where on the timeline each alert check measured its detection time."""
-    origin, start = result.record.started_at, result.record.fault_start
+    origin, start = result.started_at, result.evidence.timeline.fault_start
     if start is None:
         return ()
     out = []
     for exp, check in paired(result):
         after = check.extra.get("detected_after_s")
         name = alert_name(exp, check)
-        if after is not None and name:
+        if isinstance(after, int | float) and name:
             out.append(Detection(name, start - origin + float(after), float(after), check.passed))
     return tuple(out)
 
@@ -270,7 +271,8 @@ def root_cause(result: ScenarioResult) -> RootCause | None:
         fault = check.evidence.get("fault")
         if check.kind != "root_cause" or not isinstance(fault, Mapping):
             continue
-        base = check.evidence.get("baseline") or {}
+        base = check.evidence.get("baseline")
+        base = base if isinstance(base, Mapping) else {}
         expected = exp.service if isinstance(exp, RootCauseExpectation) else None
         return _root_cause(fault, base, expected, check.passed)
     return None

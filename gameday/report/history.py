@@ -143,15 +143,14 @@ class History:
 
     def record(self, result: ScenarioResult) -> int:
         """Append one scenario run with its checks; return its run id."""
-        rec = result.record
-        took = (rec.finished_at or rec.started_at) - rec.started_at
+        took = result.finished_at - result.started_at
         return self.add_run(
-            rec.started_at,
+            result.started_at,
             result.scenario.name,
             result.verdict,
             took,
             check_rows(result),
-            reason=rec.aborted,
+            reason=result.reason,
             meta=run_meta(result),
         )
 
@@ -229,10 +228,14 @@ def check_rows(result: ScenarioResult) -> list[CheckRow]:
             c.passed,
             c.decided,
             timed.get(id(c)),
-            c.extra.get("detected_after_s"),
+            _seconds(c.extra.get("detected_after_s")),
         )
         for c in result.checks
     ]
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def run_meta(result: ScenarioResult) -> dict[str, Any]:

@@ -41,7 +41,7 @@ h1 { font-size:26px; margin:0 0 4px; } h2 { font-size:18px; margin:0 0 12px; }
 .verdict { font-weight:800; font-size:22px; letter-spacing:.06em; padding:10px 22px;
   border-radius:10px; color:#fff; white-space:nowrap; }
 .verdict.pass { background:var(--ok); } .verdict.fail { background:var(--bad); }
-.verdict.aborted { background:var(--warn); }
+.verdict.aborted, .verdict.inconclusive { background:var(--warn); }
 .facts { display:flex; flex-wrap:wrap; gap:10px; margin:14px 0 0; padding:0; list-style:none; }
 .facts li { background:#fff; border:1px solid var(--line); border-radius:8px; padding:6px 12px; }
 .facts b { display:block; font-size:11px; color:var(--muted); text-transform:uppercase;
@@ -62,7 +62,7 @@ th { font-size:12px; color:var(--muted); text-transform:uppercase; letter-spacin
 .badge { display:inline-block; min-width:54px; text-align:center; font-size:12px; font-weight:700;
   border-radius:6px; padding:2px 8px; color:#fff; }
 .badge.pass { background:var(--ok); } .badge.fail { background:var(--bad); }
-.badge.undecided, .badge.aborted { background:var(--warn); }
+.badge.undecided, .badge.aborted, .badge.inconclusive { background:var(--warn); }
 tr.check.failed td { background:#fef2f2; }
 td.kind { color:var(--muted); white-space:nowrap; font-size:13px; }
 td .name { font-weight:600; } td .detail { color:#374151; margin-top:2px; }
@@ -134,7 +134,8 @@ def _ms(v: float | None) -> str:
 def _reason(d: ReportData) -> str:
     if not d.reason:
         return ""
-    return f'<section class="reason"><h2>Aborted</h2><p>{escape(d.reason)}</p></section>'
+    heading = escape(d.verdict.capitalize())  # aborted, or inconclusive
+    return f'<section class="reason"><h2>{heading}</h2><p>{escape(d.reason)}</p></section>'
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:
@@ -222,7 +223,12 @@ def _faults(d: ReportData) -> str:
 
 
 def _footer(d: ReportData) -> str:
-    notes = "".join(f"<li>{escape(n)}</li>" for n in d.notes)
+    unnamed = (
+        [f"Also active during the run, not named by the scenario: {', '.join(d.unnamed)}"]
+        if d.unnamed
+        else []
+    )
+    notes = "".join(f"<li>{escape(n)}</li>" for n in [*unnamed, *d.notes])
     source = f" from <code>{escape(d.source)}</code>" if d.source else ""
     made = _when(time.time())
     listed = f"<ul>{notes}</ul>" if notes else ""
@@ -239,11 +245,9 @@ def render_index(entries: Sequence[dict[str, Any]]) -> str:
         for e in entries
     )
     failed = sum(e["verdict"] != "pass" for e in entries)
-    verdict = (
-        "pass"
-        if not failed
-        else ("aborted" if any(e["verdict"] == "aborted" for e in entries) else "fail")
-    )
+    # the worst verdict first, as the Markdown summary ranks them
+    worst = [v for v in ("aborted", "inconclusive") if any(e["verdict"] == v for e in entries)]
+    verdict = "pass" if not failed else (worst[0] if worst else "fail")
     head = "<tr><th>scenario</th><th>verdict</th><th>checks passed</th><th>duration</th></tr>"
     summary = f"{len(entries)} scenario(s), {failed} not passed"
     body = (

@@ -1,9 +1,11 @@
 """JUnit XML for CI systems: a ``<testsuite>`` per scenario, a ``<testcase>`` per check.
 
 A failed check is a ``<failure message="detail">`` (its evidence as the element's text); an
-aborted run adds a ``<testcase name="run">`` carrying an ``<error>`` with the reason, so CI
-shows "broken environment" apart from "the monitoring missed it". Written with
-``xml.etree``: the attribute and text escaping is the library's.
+aborted or inconclusive run adds a ``<testcase>`` named after its verdict carrying an
+``<error>`` with the reason, so CI shows "broken environment" or "the fault changed nothing"
+apart from "the monitoring missed it"; any other run without a check fails a ``checks``
+testcase (nothing verified is never a pass). Written with ``xml.etree``: the attribute and
+text escaping is the library's.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gameday.redaction import redact, redact_text
-from gameday.run.results import ABORTED, ScenarioResult, summary
+from gameday.run.results import ABORTED, INCONCLUSIVE, ScenarioResult, summary
 from gameday.verifiers.base import Check
 
-ABORTED_CASE = "run"
+NO_CHECKS = "checks"  # the testcase that fails a run with no check at all
 
 
 def to_junit(results: Iterable[ScenarioResult]) -> ET.Element:
@@ -35,21 +37,24 @@ def to_junit(results: Iterable[ScenarioResult]) -> ET.Element:
 
 
 def _suite(result: ScenarioResult) -> ET.Element:
-    rec = result.record
-    took = (rec.finished_at or rec.started_at) - rec.started_at
+    took = result.finished_at - result.started_at
     suite = ET.Element(
         "testsuite",
         name=result.scenario.name,
-        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(rec.started_at)),
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(result.started_at)),
         hostname=socket.gethostname(),
         time=f"{took:.3f}",
     )
     _properties(suite, result)
     classname = f"gameday.{result.scenario.name}"
-    if result.verdict == ABORTED:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=ABORTED_CASE, time="0")
-        reason = redact_text(rec.aborted or "aborted")
-        ET.SubElement(case, "error", message=reason, type="aborted").text = reason
+    if result.verdict in (ABORTED, INCONCLUSIVE):
+        case = ET.SubElement(suite, "testcase", classname=classname, name=result.verdict, time="0")
+        reason = redact_text(result.reason or result.verdict)
+        ET.SubElement(case, "error", message=reason, type=result.verdict).text = reason
+    elif not result.checks:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=NO_CHECKS, time="0")
+        why = "the run produced no check: nothing was verified"
+        ET.SubElement(case, "failure", message=why, type="no checks").text = why
     for check in result.checks:
         suite.append(_case(classname, check))
     cases = suite.findall("testcase")
@@ -64,8 +69,10 @@ def _suite(result: ScenarioResult) -> ET.Element:
 def _properties(suite: ET.Element, result: ScenarioResult) -> None:
     props = ET.SubElement(suite, "properties")
     values = {"verdict": result.verdict, "runbook": result.scenario.runbook}
-    if result.scenario.source:
-        values["file"] = str(result.scenario.source)
+    if result.evidence.scenario_file:
+        values["file"] = result.evidence.scenario_file
+    if result.run_dir is not None:
+        values["run_dir"] = str(result.run_dir)
     for name, value in values.items():
         if value:
             ET.SubElement(props, "property", name=name, value=value)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from gameday.redaction import redact_text
 from gameday.report.data import alert_name, paired
-from gameday.run.results import ABORTED, PASS, ScenarioResult
+from gameday.run.results import ABORTED, INCONCLUSIVE, PASS, ScenarioResult
 
-ICONS = {PASS: "\u2705", "fail": "\u274c", ABORTED: "\u26a0\ufe0f"}
+ICONS = {PASS: "\u2705", "fail": "\u274c", ABORTED: "\u26a0\ufe0f", INCONCLUSIVE: "\u2753"}
 
 
 def _cell(text: str) -> str:
@@ -31,8 +31,7 @@ def _detection(result: ScenarioResult) -> str:
 
 
 def _row(result: ScenarioResult) -> str:
-    rec = result.record
-    took = (rec.finished_at or rec.started_at) - rec.started_at
+    took = result.finished_at - result.started_at
     passed = sum(c.passed for c in result.checks)
     cells = [
         _cell(result.scenario.name),
@@ -46,8 +45,10 @@ def _row(result: ScenarioResult) -> str:
 
 def _details(result: ScenarioResult) -> list[str]:
     out = [f"### {ICONS[result.verdict]} {result.scenario.name}: {result.verdict}", ""]
-    if result.record.aborted:
-        out += [f"**Aborted:** {_cell(result.record.aborted)}", ""]
+    if result.reason:
+        out += [f"**{result.verdict.capitalize()}:** {_cell(result.reason)}", ""]
+    if not result.checks:
+        out.append("- no check was made: nothing was verified")
     for check in result.failing:
         state = "failed" if check.decided else "undecided"
         out.append(f"- **{_cell(check.name)}** ({check.kind}, {state}): {_cell(check.detail)}")
@@ -59,9 +60,8 @@ def _details(result: ScenarioResult) -> list[str]:
 def to_markdown(results: Sequence[ScenarioResult], reports: str | None = None) -> str:
     """The summary; ``reports`` names where the HTML reports are (e.g. a CI artifact)."""
     failed = [r for r in results if r.verdict != PASS]
-    overall = (
-        ABORTED if any(r.verdict == ABORTED for r in results) else ("fail" if failed else PASS)
-    )
+    worst = [v for v in (ABORTED, INCONCLUSIVE) if any(r.verdict == v for r in results)]
+    overall = worst[0] if worst else ("fail" if failed else PASS)
     lines = [
         f"## {ICONS[overall]} gameday: {len(results)} scenario(s), {len(failed)} not passed",
         "",

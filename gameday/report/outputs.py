@@ -1,9 +1,10 @@
-"""Everything ``gameday run`` writes besides the terminal summary, after each scenario.
+"""Everything ``gameday run`` (and ``gameday report``) writes besides the terminal summary.
 
-:meth:`Outputs.add` is called right after a scenario's run, while the stack is still up: the
-HTML report's data is collected then. Every file is rewritten after each scenario, so an
-interrupted batch still leaves reports, JUnit XML and a summary of what did run. A file that
-cannot be written is reported as a warning; it never changes the verdicts or the exit code.
+:meth:`Outputs.add` takes each scenario's result as it finishes; the HTML report is made from
+the result's evidence alone, so it can as well be made from a bundle long after. Every file
+is rewritten after each scenario, so an interrupted batch still leaves reports, JUnit XML and
+a summary of what did run. A file that cannot be written is reported as a warning; it never
+changes the verdicts or the exit code.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Outputs:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         data = collect(result)
         name = f"{result.scenario.name}.html"
+        if any(e["href"] == name for e in self._index):  # the same scenario again: keep both
+            name = f"{result.scenario.name}-{len(self._index) + 1}.html"
         _write(self.report_dir / name, render_html(data))
         for note in data.notes:
             self.warn(f"report of {result.scenario.name}: {note}")

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from gameday.run.load import LoadStats
+from gameday.evidence.requests import LoadStats
 
 
 class Console:

@@ -1,11 +1,6 @@
-"""What a run does on every turn of the runner's loop, besides the timeline itself.
+"""What a run publishes while it runs, besides its console: gameday's own metrics.
 
-- Poll Alertmanager's view of the alerts (at most once a second) into the run record: the
-  evidence for the *notified* stage when no webhook reaches gameday
-  (:mod:`gameday.evidence.alertwatch`).
-- Refresh gameday's own metrics, when they are served (:mod:`gameday.run.metrics`).
-
-Neither may break a run: an unreachable Alertmanager is noted in the record, not raised.
+Neither call may break a run: metrics that cannot be served are a warning, never an abort.
 """
 
 from __future__ import annotations
@@ -20,10 +15,7 @@ if TYPE_CHECKING:
 
 
 def tick(record: RunRecord) -> None:
-    """One turn of the runner's loop: watch Alertmanager, refresh the metrics."""
-    url = record.environment.alertmanager
-    if url is not None:
-        record.alertmanager_seen.poll_url(url)
+    """One turn of the runner's loop: refresh the metrics."""
     metrics.update(record)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from gameday import _procs
 from gameday.errors import ScenarioError, StackUnavailable
+from gameday.evidence.requests import Record
+from gameday.run.guards import LoadHealth
 from gameday.telemetry.backends import free_port
 
 START_TIMEOUT_S = 30.0
@@ -34,61 +34,6 @@ WORKER_EXIT_S = 5.0  # after the master quits, its workers send their last recor
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
 LOCUST_STATS = "locust-stats"  # Locust's --json-file appends .json
 STATUS_FILE = "load-status.json"  # written by the recorder plugin in the master / local runner
-
-
-@dataclass(frozen=True)
-class Record:
-    """One request as the load generator saw it."""
-
-    t: float  # start, Unix seconds
-    ms: float
-    ok: bool
-    status: int
-    name: str = ""
-    trace_id: str | None = None
-
-    @property
-    def end(self) -> float:
-        return self.t + self.ms / 1000.0
-
-
-@dataclass(frozen=True)
-class LoadStats:
-    """Figures over a set of records (``p50_ms``/``p95_ms`` are ``None`` without requests)."""
-
-    requests: int
-    failures: int
-    p50_ms: float | None
-    p95_ms: float | None
-    rps: float
-
-    @property
-    def error_rate(self) -> float:
-        return self.failures / self.requests if self.requests else 0.0
-
-    def to_json(self) -> dict[str, float | int | None]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "error_rate": round(self.error_rate, 4),
-            "p50_ms": self.p50_ms,
-            "p95_ms": self.p95_ms,
-            "rps": round(self.rps, 1),
-        }
-
-
-def summarize(
-    records: list[Record], start: float | None = None, end: float | None = None
-) -> LoadStats:
-    """Stats of the records that started within [start, end)."""
-    chosen = [r for r in records if (start is None or r.t >= start) and (end is None or r.t < end)]
-    if not chosen:
-        return LoadStats(0, 0, None, None, 0.0)
-    ms = np.array([r.ms for r in chosen])
-    span = (end or max(r.end for r in chosen)) - (start or min(r.t for r in chosen))
-    p50, p95 = (round(float(v), 2) for v in np.percentile(ms, [50, 95]))
-    failures = sum(not r.ok for r in chosen)
-    return LoadStats(len(chosen), failures, p50, p95, len(chosen) / span if span > 0 else 0.0)
 
 
 def default_locustfile() -> Path:
@@ -134,6 +79,7 @@ class Load:
     _children: list[_procs.Child] = field(default_factory=list)
     _offsets: dict[Path, int] = field(default_factory=dict)
     _bind: tuple[str, int] | None = None
+    _started_at: float = 0.0
 
     @property
     def distributed(self) -> bool:
@@ -155,6 +101,7 @@ class Load:
         if timeout is None:
             timeout = REMOTE_START_TIMEOUT_S if self.master else START_TIMEOUT_S
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._started_at = time.time()
         if self.distributed:
             self._bind = bind_address(self.master) if self.master else ("127.0.0.1", free_port())
         self._spawn("locust", [*self._argv(), *self._master_args(timeout)], "locust.log")
@@ -302,6 +249,19 @@ class Load:
 
     def running(self) -> bool:
         return any(c.alive() for c in self._children)
+
+    def health(self) -> LoadHealth:
+        """The load generator's own view: the master (or local runner) alive, its users and
+        state, and when it last wrote its status."""
+        status = self.status()
+        users, at = status.get("users"), status.get("t")
+        return LoadHealth(
+            alive=bool(self._children) and self._children[0].alive(),
+            users=int(users) if isinstance(users, int | float) else None,
+            state=str(status.get("state", "")),
+            heartbeat_at=float(at) if isinstance(at, int | float) else None,
+            started_at=self._started_at,
+        )
 
     def wait(self, timeout: float) -> bool:
         """Wait (bounded) for Locust to end by itself (its run time); True if it did."""

@@ -5,7 +5,8 @@ Series (every one labelled ``scenario``):
 - ``gameday_fault_active{fault,target,injector}``: 1 while the fault is applied, else 0
   (``fault`` is the fault's index in the scenario file).
 - ``gameday_phase{phase}``: 1 for the current phase (baseline, fault, recovery), else 0.
-- ``gameday_verdict{verdict}``: 1 for the scenario's latest verdict (pass, fail, aborted).
+- ``gameday_verdict{verdict}``: 1 for the scenario's latest verdict (pass, fail, aborted,
+  inconclusive).
 - ``gameday_checks_total{kind,result}``: checks decided, by kind and result (pass, fail).
 - ``gameday_detection_seconds{alert}``: how long the alert took to fire after the fault,
   in the latest run that expected it to.
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from gameday.run.results import ScenarioResult
 
 PHASES = ("baseline", "fault", "recovery")
-VERDICTS = ("pass", "fail", "aborted")
+VERDICTS = ("pass", "fail", "aborted", "inconclusive")
 SD_JOB = "gameday"
 LINGER_S = 3.0  # longest wait on exit for a last scrape (Prometheus scrapes every second)
 
@@ -112,8 +113,10 @@ class Exporter:
 
     def finish(self, result: ScenarioResult) -> None:
         """Verdict, checks and detection times of a finished scenario; phases and faults off."""
-        self.update(result.record)
         name = result.scenario.name
+        for fault in result.evidence.timeline.faults:
+            labels = (name, str(fault.index), fault.target, fault.injector)
+            self.fault_active.labels(*labels).set(0)
         for phase in PHASES:
             self.phase.labels(name, phase).set(0)
         for verdict in VERDICTS:
@@ -122,7 +125,7 @@ class Exporter:
             self.checks.labels(name, check.kind, "pass" if check.passed else "fail").inc()
         for expectation, check in zip(result.scenario.expect, result.checks, strict=False):
             detected = check.extra.get("detected_after_s")
-            if isinstance(expectation, AlertExpectation) and detected is not None:
+            if isinstance(expectation, AlertExpectation) and isinstance(detected, int | float):
                 self.detection.labels(name, expectation.alert).set(float(detected))
         self._changed = time.time()
 

@@ -33,6 +33,7 @@ from pydantic import (
 from gameday.errors import ScenarioError
 from gameday.injectors.base import Target
 from gameday.redaction import register_secrets_in
+from gameday.scenario.expectations import AlertName
 from gameday.scenario.yamlsafe import Document, FileModel, KeyPath, did_you_mean, load_file
 
 DEFAULT_ALLOW_HOSTS = ("127.0.0.1", "localhost")
@@ -76,6 +77,13 @@ class LoadSettings(FileModel):
 
     workers: Annotated[StrictInt, Field(ge=0)] = 0
     master: Text | None = None
+
+
+class SteadyState(FileModel):
+    """What the steady state concerns besides the scenario's own alerts: ``alerts`` that must
+    be neither pending nor firing before a baseline starts (a team's page-worthy alerts)."""
+
+    alerts: tuple[AlertName, ...] = ()
 
 
 class TargetSpec(FileModel):
@@ -153,6 +161,7 @@ class Environment(FileModel):
     landing: Text | None = None
     quarantine: Text | None = None
     metrics_sd_dir: Text | None = None
+    steady_state: SteadyState = SteadyState()
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +185,14 @@ class Environment(FileModel):
     def redacted(self) -> dict[str, Any]:
         """The environment as JSON data with every secret replaced by ``***``."""
         return _redact(self.model_dump(mode="json", exclude_none=True))
+
+    def sink_token_for(self, url: str) -> str | None:
+        """gameday's sink token when ``url`` is that sink (the embedded stack serves its
+        traces there); never sent to any other server."""
+        token = self.sink_token
+        if token is None or not self.sink or url.rstrip("/") != self.sink.rstrip("/"):
+            return None
+        return token.get_secret_value()
 
     def allows(self, host: str) -> bool:
         """Whether ``host`` matches ``allow_hosts`` (exact, ``*.domain``, or a CIDR range)."""

@@ -87,6 +87,8 @@ class AlertExpectation(Expectation):
             raise ValueError("an alert item takes exactly one of fires_within (e.g. 45s) or silent")
         if self.silent is False:
             raise ValueError("silent must be true; to expect the alert to fire use fires_within")
+        if self.silent and self.receiver is not None:
+            raise ValueError("receiver goes with fires_within: a silent alert notifies nobody")
         return self
 
     @property
@@ -107,6 +109,10 @@ class RootCauseExpectation(Expectation):
     service: Text
     span: Text | None = None
     min_share: Fraction = 0.8
+    min_traces: Annotated[StrictInt, Field(ge=1, le=300)] = Field(
+        default=20,
+        description="fewest analysed traces for a verdict (fewer: undecided); at most 300",
+    )
 
     @property
     def title(self) -> str:

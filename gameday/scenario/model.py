@@ -206,6 +206,26 @@ class Scenario(FileModel):
         return derived_seed(f"{self.seed}:{index}")
 
 
+def scenario_document(scenario: Scenario) -> dict[str, Any]:
+    """``scenario`` as a document the loader reads back to an equal scenario (what a run
+    bundle keeps): defaults filled in, durations in seconds, the locustfile left out."""
+    data = scenario.model_dump(mode="json", exclude={"faults", "expect", "load"}, exclude_none=True)
+    data["faults"] = [f.model_dump(mode="json", exclude_none=True) for f in scenario.faults]
+    data["expect"] = [_expect_item(e) for e in scenario.expect]
+    if scenario.load is not None:
+        data["load"] = scenario.load.model_dump(
+            mode="json", exclude={"locustfile"}, exclude_none=True
+        )
+    return data
+
+
+def _expect_item(expectation: Expectation) -> dict[str, Any]:
+    spec = expectation.model_dump(mode="json", exclude_none=True)
+    if expectation.kind in type(expectation).model_fields:
+        return spec  # the flat form: ``- alert: X`` with its keys beside it
+    return {expectation.kind: spec}
+
+
 def derived_seed(text: str) -> int:
     """A stable 31-bit seed from ``text`` (not ``hash()``, which changes per process)."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
@@ -275,6 +295,12 @@ def scenario_from_document(
     expect = tuple(
         _expectation(doc, ("expect", i), head.timeline, kinds) for i in _indices(doc, "expect")
     )
+    if not expect:
+        raise doc.error(
+            "a scenario needs at least one expect item: what must the monitoring notice "
+            "(e.g. - alert: ModelLatencyHigh, fires_within: 30s)",
+            ("expect",) if "expect" in doc.data else (),
+        )
     scenario = head.model_copy(update={"faults": faults, "expect": expect})
     scenario = _with_locustfile(doc, scenario)
     if environment is not None:

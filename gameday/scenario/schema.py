@@ -40,9 +40,12 @@ def scenario_schema(
     defs.pop("Expectation", None)  # the base class: replaced by one alternative per kind
     schema["properties"]["expect"] = {
         "type": "array",
-        "description": "one check per item, introduced by its kind",
+        "description": "one check per item, introduced by its kind (at least one)",
+        "minItems": 1,
         "items": {"anyOf": [_expect_item(kind, model, defs) for kind, model in kinds.items()]},
     }
+    # the loader refuses a scenario with nothing to check
+    schema["required"] = [*schema.get("required", []), "expect"]
     defs["Fault"] = _fault_schema(defs["Fault"], injectors)
     return {"$schema": DIALECT, **schema, "title": "gameday scenario"}
 

@@ -10,7 +10,9 @@ the fraudulent amount caught). It also serves the trainer its training data
 Faults (``/internal/faults``, each with a TTL): ``label_flip`` (a fraction of labels flipped),
 ``concept_drift`` (labels drawn from another concept while inputs stay put), ``label_delay``
 (ground truth lags by ``delay_s``, or stops), and on the training feed ``corrupt_training_batch``
-(``mode``: shuffled_labels, nulls, garbage).
+(``mode``: shuffled_labels, nulls, garbage). Each counts what it changed in its evidence
+(returned when it is removed): ``flipped``; ``labels`` drawn under the new concept and how many
+of them ``changed``; labels ``held_back``; training ``batches`` and ``rows`` corrupted.
 """
 
 from __future__ import annotations
@@ -117,10 +119,9 @@ class LabelFeed:
         if not rows:
             return
         cols = F.columns_from_rows(rows)
-        concept = next((f.params["concept"] for f in self.faults.active("concept_drift")), "base")
-        truth = F.labels(np.random.default_rng((self.seed, rows[0]["seq"])), cols, concept)
+        truth = self._truth(cols, rows[0]["seq"])
         truth = self._flip(truth, rows[0]["seq"])
-        delay = self._delay()
+        delay = self._delay(len(rows))
         for row, label in zip(rows, truth, strict=True):
             served = float(row.get("t", now))
             entry = (served + delay, row["seq"], served, row, int(label))
@@ -128,6 +129,19 @@ class LabelFeed:
                 self.held.append(entry)
             else:
                 heapq.heappush(self.pending, entry)
+
+    def _truth(self, cols: dict[str, np.ndarray], salt: int) -> np.ndarray:
+        """The labels of ``cols`` under the world's concept (a concept_drift fault's, if any)."""
+        drift = next(iter(self.faults.active("concept_drift")), None)
+        if drift is None:
+            return F.labels(np.random.default_rng((self.seed, salt)), cols)
+        truth = F.labels(np.random.default_rng((self.seed, salt)), cols, drift.params["concept"])
+        # The same draws under the base concept: how many labels the drift actually changed.
+        base = F.labels(np.random.default_rng((self.seed, salt)), cols)
+        ev = drift.evidence
+        ev["labels"] = ev.get("labels", 0) + len(truth)
+        ev["changed"] = ev.get("changed", 0) + int((truth != base).sum())
+        return truth
 
     def _flip(self, truth: np.ndarray, salt: int) -> np.ndarray:
         for fault in self.faults.active("label_flip"):
@@ -137,9 +151,14 @@ class LabelFeed:
             truth = np.where(flip, 1 - truth, truth)
         return truth
 
-    def _delay(self) -> float:
+    def _delay(self, count: int) -> float:
+        """The reveal delay of ``count`` new labels; a label_delay fault that lengthens it counts
+        them as held back."""
         for fault in self.faults.active("label_delay"):
-            return INF if fault.params["stop"] else fault.params["delay_s"]
+            delay = INF if fault.params["stop"] else fault.params["delay_s"]
+            if delay > self.delay_s:
+                fault.evidence["held_back"] = fault.evidence.get("held_back", 0) + count
+            return float(delay)
         return self.delay_s
 
     def reveal(self, now: float) -> int:

@@ -73,6 +73,8 @@ class Rule:
     health: str = ""
     last_error: str = ""
     alerts: tuple[PrometheusAlert, ...] = ()
+    last_evaluation: float | None = None
+    group_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,10 @@ class PrometheusClient:
         """Active (pending and firing) alerts, ``/api/v1/alerts``."""
         return [_alert(item) for item in self._api("/api/v1/alerts")["alerts"]]
 
-    def rules(self) -> list[Rule]:
-        """Every loaded rule, ``/api/v1/rules``, alerting rules with their ``for`` duration."""
-        data = self._api("/api/v1/rules")
+    def rules(self, kind: str | None = None) -> list[Rule]:
+        """Every loaded rule, ``/api/v1/rules``, alerting rules with their ``for`` duration;
+        ``kind`` ``alert`` or ``record`` asks for one kind only."""
+        data = self._api("/api/v1/rules", {"type": kind} if kind else None)
         return [_rule(group, item) for group in data["groups"] for item in group["rules"]]
 
     def targets(self) -> list[Target]:
@@ -319,7 +322,15 @@ def _rule(group: Mapping[str, Any], item: Mapping[str, Any]) -> Rule:
         health=item.get("health", ""),
         last_error=item.get("lastError", ""),
         alerts=tuple(_alert(a) for a in item.get("alerts") or []),
+        last_evaluation=_evaluated_at(item.get("lastEvaluation")),
+        group_interval_s=float(group["interval"]) if group.get("interval") else None,
     )
+
+
+def _evaluated_at(value: Any) -> float | None:
+    """``lastEvaluation``: RFC 3339; Go's zero time (never evaluated) is ``None``."""
+    at = parse_rfc3339(value) if value else None
+    return at if at is not None and at > 0 else None
 
 
 def _target(item: Mapping[str, Any]) -> Target:

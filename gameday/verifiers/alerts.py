@@ -1,33 +1,38 @@
 """The ``alert`` expectation: an alert fires within its bound after the fault, or stays silent.
 
-Evidence for each stage of the alerting chain (FACTS.md): *pending* comes from Prometheus's
-``ALERTS`` series (to within one evaluation), *firing* from Alertmanager's ``startsAt``
-(Prometheus's exact FiredAt, carried by the webhook) or else ``ALERTS``, *notified* from the
-webhook that reached gameday's sink, with the receiver it was routed to; when none did (the
-team's Alertmanager pages only its own receivers), from Alertmanager's API as the runner
-polled it during the run: first seen active, and the ``receivers`` it routes to
-(:mod:`gameday.evidence.alertwatch`). The check's detail says which. ``fires_within`` is
-measured from the first fault's recorded apply time. A ``silent`` alert fails only if it
-reached *firing* during the run: a pending blip that never fired is reported, not failed.
+Decided from the run's evidence alone (:mod:`gameday.evidence.alerts`):
+
+- *fires_within* counts only episodes that became active after the first fault was applied
+  and before the last was reverted. Detection time is Prometheus's exact FiredAt (carried by
+  Alertmanager's notifications) or else the first ``firing`` sample. With ``receiver``, a
+  notification must also have reached that receiver within the bound. A bound the rule's own
+  timing cannot meet (its ``for`` over the evaluation interval, plus ``group_wait`` where a
+  receiver is checked) fails with that arithmetic, whatever was observed.
+- *silent* fails when an episode that began under the fault (or after it) reached firing.
+  It passes only with evidence that it *could* have fired: the rule was evaluated healthily
+  through the window and every series its expression reads existed. Otherwise it is
+  undecided, never passed.
+- An episode already active when the fault was applied is neither a detection nor a
+  silence: the check is undecided, with the episode as evidence.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Mapping
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from gameday.errors import StackUnavailable
-from gameday.run.record import RunRecord
+from gameday.evidence.alerts import Episode, Timing, detection_timing, episodes
+from gameday.evidence.model import AlertsEvidence, RuleEvidence, RunEvidence, labels_match
 from gameday.scenario.durations import human_duration
 from gameday.scenario.expectations import AlertExpectation, Expectation
-from gameday.verifiers.base import Check, Verifier
+from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "alert"
 WEBHOOK, ALERTMANAGER_API = "webhook", "alertmanager_api"
 _VIA = {WEBHOOK: "webhook to gameday", ALERTMANAGER_API: "seen active in Alertmanager's API"}
+MIN_INPUT_SHARE = 0.9  # a silent rule's inputs must exist at this share of the window's steps
 
 
 @dataclass(frozen=True)
@@ -36,185 +41,228 @@ class Notified:
 
     received_at: float
     receiver: str
-    fired_at: float | None  # Alertmanager's startsAt: exactly when Prometheus fired it
+    fired_at: float | None
 
 
-def matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    """Whether ``labels`` carry every ``wanted`` label with its value."""
-    return all(labels.get(k) == v for k, v in wanted.items())
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One stretch of an alert instance being active: pending, maybe firing, maybe resolved.
-
-    Times come from ``ALERTS`` samples, one per evaluation: accurate to one evaluation.
-    ``resolved_at`` is ``None`` while the episode is still active at the end of the window.
-    """
-
-    labels: Mapping[str, str]
-    pending_at: float | None
-    firing_at: float | None
-    resolved_at: float | None
-    started_before_run: bool = False
-
-
-def episodes(run: RunRecord, alert: str, labels: Mapping[str, str] | None = None) -> list[Episode]:
-    """Every episode of ``alert`` since the run's steady state (the start of its last baseline)
-    whose labels include ``labels``, in time order.
-
-    Read up to now: a run is verified right after it ends, and the evaluation that shows an
-    alert resolved may land just after the run's last second. An episode already active when
-    the steady state began (a previous run's alert, still resolving) is marked
-    ``started_before_run``.
-    """
-    step = run.observe.evaluation_interval
-    end = time.time()
-    start = end - math.ceil((end - run.steady_since) / step) * step  # last point exactly at end
-    series = run.observe.prometheus.query_range(f'ALERTS{{alertname="{alert}"}}', start, end, step)
-    samples: dict[tuple[tuple[str, str], ...], list[tuple[float, str]]] = {}
-    for one in series:
-        if not matches(one.labels, labels or {}):
-            continue
-        key = tuple(
-            sorted((k, v) for k, v in one.labels.items() if k not in ("alertstate", "__name__"))
-        )
-        state = one.labels.get("alertstate", "")
-        samples.setdefault(key, []).extend((t, state) for t, _ in one.points)
-    found = [
-        e
-        for key, points in samples.items()
-        for e in _split(dict(key), sorted(points), step, start, end)
+def notifications(
+    evidence: RunEvidence, alert: str, labels: dict[str, str], since: float
+) -> tuple[list[Notified], str]:
+    """Firing notifications of ``alert`` since ``since`` and where they were seen: the webhooks
+    gameday's sink received, else Alertmanager's API as polled during the run."""
+    hooks = [
+        Notified(hook.received_at, hook.receiver, a.starts_at)
+        for hook in evidence.notifications.webhooks
+        for a in hook.alerts[:]
+        if a.alertname == alert and a.status == "firing" and labels_match(a.labels, labels)
+        if (a.starts_at or hook.received_at) >= since
     ]
-    return sorted(found, key=lambda e: e.pending_at or e.firing_at or 0.0)
+    if hooks:
+        return sorted(hooks, key=lambda n: n.received_at), WEBHOOK
+    seen = [
+        Notified(s.first_seen, receiver, s.starts_at)
+        for s in evidence.notifications.sightings
+        if s.alertname == alert and labels_match(s.labels, labels)
+        if (s.starts_at or s.first_seen) >= since
+        for receiver in s.receivers
+    ]
+    return sorted(seen, key=lambda n: n.received_at), ALERTMANAGER_API
 
 
-def _split(
-    labels: dict[str, str], points: list[tuple[float, str]], step: float, start: float, end: float
-) -> list[Episode]:
-    groups: list[list[tuple[float, str]]] = []
-    for point in points:
-        if groups and point[0] - groups[-1][-1][0] <= 1.5 * step:
-            groups[-1].append(point)
-        else:
-            groups.append([point])
-    out = []
-    for group in groups:
-        pending = [t for t, s in group if s == "pending"]
-        firing = [t for t, s in group if s == "firing"]
-        last = group[-1][0]
-        out.append(
-            Episode(
-                labels,
-                pending[0] if pending else (None if firing else group[0][0]),
-                firing[0] if firing else None,
-                last + step if last + step <= end else None,
-                started_before_run=group[0][0] <= start + step,
-            )
-        )
-    return out
-
-
-def notifications(run: RunRecord, alert: str, labels: Mapping[str, str]) -> list[Notified]:
-    """Each firing notification of ``alert`` (with ``labels``) during the run, oldest first."""
-    sink = run.observe.sink
-    if sink is None:
-        return []
-    out = []
-    for note in sink.notifications(since=run.started_at):
-        hits = [
-            a
-            for a in note.alerts
-            if a.alertname == alert and a.status == "firing" and matches(a.labels, labels)
-        ]
-        if hits:
-            out.append(Notified(note.received_at, note.receiver, hits[0].starts_at))
-    return out
-
-
-def chain_floor(run: RunRecord, alert: str) -> float | None:
-    """The least time the alerting chain needs for ``alert``: its ``for`` plus one scrape and
-    one evaluation (``None`` if Prometheus has no such rule)."""
-    rule = run.observe.rules.get(alert)
-    if rule is None:
+def timing_of(exp: AlertExpectation, evidence: RunEvidence) -> Timing | None:
+    """The rule's detection timing as the scenario checks it (``None`` without the rule)."""
+    alerts = evidence.alerts
+    rule = alerts.rules.get(exp.alert) if alerts else None
+    if alerts is None or rule is None:
         return None
-    return rule.duration_s + run.observe.scrape_interval + run.observe.evaluation_interval
+    wait = evidence.notifications.group_wait_s.get(exp.receiver) if exp.receiver else None
+    if exp.receiver and wait is None:
+        wait = 0.0  # no configuration to read: Alertmanager's own least wait
+    interval = rule.group_interval_s or alerts.evaluation_interval_s  # the rule's own group
+    return detection_timing(rule, alerts.scrape_interval_s, interval, wait)
 
 
 def _rel(t: float | None, origin: float) -> str:
-    return "never" if t is None else f"+{t - origin:.1f} s"
+    return "never" if t is None else f"{t - origin:+.1f} s"
 
 
-class AlertVerifier(Verifier):
-    """Decides ``alert`` expectations from Prometheus ``ALERTS`` and the webhook sink."""
+def _label_text(labels: dict[str, str] | object) -> str:
+    if not isinstance(labels, dict):
+        return ""
+    shown = {k: v for k, v in labels.items() if k not in ("alertname", "severity", "team")}
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "no labels"
+
+
+def instance(e: Episode, origin: float) -> dict[str, object]:
+    """An episode as check evidence, times relative to ``origin``."""
+
+    def rel(v: float | None) -> float | None:
+        return None if v is None else round(v - origin, 2)
+
+    return {
+        "labels": dict(e.labels),
+        "active_s": rel(e.active_at),
+        "pending_s": rel(e.pending_at),
+        "firing_s": rel(e.firing_at),
+        "resolved_s": rel(e.resolved_at),
+    }
+
+
+class AlertVerifier(Verifier[AlertExpectation]):
+    """Decides ``alert`` expectations from ``ALERTS``, rule health and notifications."""
 
     kind: ClassVar[str] = KIND
     spec: ClassVar[type[Expectation]] = AlertExpectation
     summary: ClassVar[str] = "an alert fires within its bound after the fault, or stays silent"
 
-    def check(self, expectation: Expectation, run: RunRecord) -> Check:
-        assert isinstance(expectation, AlertExpectation)
-        if expectation.alert not in run.observe.rules:
-            known = ", ".join(sorted(run.observe.rules)) or "none"
-            detail = f"Prometheus has no alerting rule {expectation.alert}; known: {known}"
-            return Check(KIND, expectation.title, False, detail)
+    def check(self, expectation: AlertExpectation, evidence: RunEvidence) -> Check:
+        missing = _missing_evidence(expectation, evidence)
+        if missing is not None:
+            return missing
+        alerts, origin = evidence.alerts, evidence.timeline.fault_start
+        assert alerts is not None
+        assert origin is not None
         if expectation.silent:
-            return _check_silent(expectation, run)
-        return _check_fires(expectation, run)
+            rule = alerts.rules[expectation.alert]
+            return _check_silent(expectation, evidence, alerts, rule, origin)
+        return _check_fires(expectation, evidence, alerts, origin)
 
-    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
-        """Fault phase: decided once the alert fires (or its bound has passed); silent alerts
-        are watched for the scenario's ``silent_window`` of fault. Recovery: not needed."""
-        assert isinstance(expectation, AlertExpectation)
-        start = run.fault_start
+    def done(self, expectation: AlertExpectation, evidence: RunEvidence, phase: PhaseName) -> bool:
+        """Fault phase: decided once the alert fired (or its bound has passed, or cannot be
+        met); silent alerts are watched for the scenario's ``silent_window`` of fault."""
         if phase != "fault":
             return True
-        if start is None:
+        origin = evidence.timeline.fault_start
+        if origin is None or evidence.alerts is None:
             return False
+        elapsed = evidence.captured_at - origin
         if expectation.silent:
-            return time.time() - start >= run.silent_window()
-        assert expectation.fires_within is not None
-        if time.time() - start > expectation.fires_within:
+            return elapsed >= evidence.timeline.silent_window_s
+        bound = expectation.fires_within or 0.0
+        timing = timing_of(expectation, evidence)
+        if elapsed > bound or (timing is not None and timing.floor_s > bound):
             return True
-        since = start - run.observe.evaluation_interval
-        return any(
-            a.name == expectation.alert
-            and a.state == "firing"
-            and matches(a.labels, expectation.labels)
-            and (a.active_at or 0.0) >= since
-            for a in run.observe.prometheus.alerts()
-        )
+        return bool(_fresh(expectation, evidence.alerts, origin, evidence.captured_at))
 
 
-def _check_fires(exp: AlertExpectation, run: RunRecord) -> Check:
-    origin = run.fault_start
-    if origin is None:
-        return Check.undecided(KIND, exp.title, "no fault was applied, so nothing can be timed")
-    assert exp.fires_within is not None
-    since = origin - run.observe.evaluation_interval
-    found = [
+def _missing_evidence(exp: AlertExpectation, evidence: RunEvidence) -> Check | None:
+    """The check when the evidence cannot decide it (or the rule does not exist), else None."""
+    alerts, title = evidence.alerts, exp.title
+    if alerts is None:
+        return Check.undecided(KIND, title, "no Prometheus evidence was captured")
+    if exp.alert not in alerts.rules:
+        if not alerts.rules:
+            why = "Prometheus's rules could not be read: " + "; ".join(alerts.errors)
+            return Check.undecided(KIND, title, why)
+        known = ", ".join(sorted(alerts.rules))
+        detail = f"Prometheus has no alerting rule {exp.alert}; known: {known}"
+        return Check(KIND, title, False, detail)
+    if evidence.timeline.fault_start is None:
+        return Check.undecided(KIND, title, "no fault was applied, so nothing can be timed")
+    unread = [e for e in alerts.errors if e.startswith("ALERTS:")]
+    if unread:
+        return Check.undecided(KIND, title, f"Prometheus's ALERTS could not be read: {unread[0]}")
+    return None
+
+
+def _fresh(
+    exp: AlertExpectation, alerts: AlertsEvidence, origin: float, until: float
+) -> list[Episode]:
+    """Episodes that became active under the fault and reached firing."""
+    return [
         e
-        for e in episodes(run, exp.alert, exp.labels)
-        if e.firing_at is not None and e.firing_at >= since
+        for e in episodes(alerts, exp.alert, exp.labels)
+        if origin <= e.active_at <= until and e.firing_at is not None
     ]
-    if not found:
-        return _not_fired(exp, run, origin)
-    first = min(found, key=lambda t: t.firing_at or 0.0)
-    notes, via = _notified(run, exp, since)
-    notified = notes[0] if notes else None
-    # FiredAt from Alertmanager is exact; ALERTS samples are only as fine as the evaluation.
-    fired = notified.fired_at if notified and notified.fired_at else first.firing_at
-    assert fired is not None
+
+
+def _prior(exp: AlertExpectation, alerts: AlertsEvidence, origin: float) -> list[Episode]:
+    """Episodes already active when the fault was applied (whatever their labels)."""
+    return [e for e in episodes(alerts, exp.alert, exp.labels) if e.active(origin)]
+
+
+def _check_fires(
+    exp: AlertExpectation, evidence: RunEvidence, alerts: AlertsEvidence, origin: float
+) -> Check:
+    assert exp.fires_within is not None
+    timing = timing_of(exp, evidence)
+    assert timing is not None
+    until = evidence.timeline.fault_end or alerts.end
+    fresh = _fresh(exp, alerts, origin, until)
+    prior = _prior(exp, alerts, origin)
+    bound = exp.fires_within
+    if timing.floor_s > bound:
+        detail = (
+            f"{exp.alert} cannot fire within {human_duration(bound)} of any fault: "
+            f"{timing.words} > {human_duration(bound)}"
+        )
+        evidence_out = {"floor_s": timing.floor_s, "ceiling_s": timing.ceiling_s}
+        return Check(KIND, exp.title, False, detail, evidence_out, extra=_predicted(timing))
+    if fresh:
+        return _fired(exp, evidence, fresh, prior, origin, timing)
+    if prior:
+        first = prior[0]
+        state = "firing" if first.firing(origin) else "pending"
+        detail = (
+            f"{exp.alert} was already {state} when the fault was applied (active since "
+            f"{_rel(first.active_at, origin)}); an episode that began before the fault is "
+            "neither a detection nor a silence"
+        )
+        return Check.undecided(
+            KIND, exp.title, detail, {"episodes": [instance(e, origin) for e in prior]}
+        )
+    return _not_fired(exp, evidence, alerts, origin, until, timing)
+
+
+def _predicted(timing: Timing) -> dict[str, object]:
+    return {"predicted_min_s": timing.floor_s, "predicted_max_s": timing.ceiling_s}
+
+
+def _fired(
+    exp: AlertExpectation,
+    evidence: RunEvidence,
+    fresh: list[Episode],
+    prior: list[Episode],
+    origin: float,
+    timing: Timing,
+) -> Check:
+    assert exp.fires_within is not None
+    first = min(fresh, key=lambda e: e.firing_at or 0.0)
+    assert first.firing_at is not None
+    notes, via = notifications(evidence, exp.alert, dict(exp.labels), origin)
+    step = evidence.alerts.step if evidence.alerts else 1.0
+    exact = [
+        n.fired_at
+        for n in notes
+        if n.fired_at is not None and first.active_at - step <= n.fired_at <= first.firing_at
+    ]
+    fired = min(exact) if exact else first.firing_at
     detected = max(0.0, fired - origin)
-    passed = detected <= exp.fires_within
+    bound = exp.fires_within
+    passed = detected <= bound
+    notified = notes[0] if notes else None
     detail = _fired_detail(exp, first, origin, fired, notified, passed, via)
     if passed and exp.receiver:
-        passed, detail = _check_receiver(exp, notes, detail)
-    detail += _impossible(exp, run)
-    evidence = _evidence(first, origin, fired, notified, notes)
-    evidence["notified_via"] = via if notified else None
-    extra = {"detected_after_s": round(detected, 2)}
-    return Check(KIND, exp.title, passed, detail, evidence, extra=extra)
+        passed, detail = _check_receiver(exp, notes, origin, detail)
+    if prior:
+        detail += (
+            f" (an earlier episode was active at the fault: {_rel(prior[0].active_at, origin)})"
+        )
+    out = {
+        "fault_applied_at": origin,
+        "active_at": first.active_at,
+        "pending_at": first.pending_at,
+        "firing_at": fired,
+        "notified_at": notified.received_at if notified else None,
+        "resolved_at": first.resolved_at,
+        "receiver": notified.receiver if notified else None,
+        "receivers": sorted({n.receiver for n in notes}),
+        "notified_via": via if notified else None,
+        "labels": dict(first.labels),
+        "floor_s": timing.floor_s,
+        "stages_s": instance(first, origin),
+    }
+    extra = {"detected_after_s": round(detected, 2), **_predicted(timing)}
+    return Check(KIND, exp.title, passed, detail, out, extra=extra)
 
 
 def _fired_detail(
@@ -224,7 +272,7 @@ def _fired_detail(
     fired: float,
     notified: Notified | None,
     passed: bool,
-    via: str = WEBHOOK,
+    via: str,
 ) -> str:
     pending = (
         "no pending stage"
@@ -241,125 +289,167 @@ def _fired_detail(
     return f"{exp.alert} {verb} {fired - origin:.1f} s after the fault (bound {bound}): {stages}"
 
 
-def _notified(run: RunRecord, exp: AlertExpectation, since: float) -> tuple[list[Notified], str]:
-    """The alert's notifications since ``since``, and where they were seen: the webhooks
-    gameday's sink received, else Alertmanager's view as polled during the run."""
-    try:
-        hooks = notifications(run, exp.alert, exp.labels)
-    except StackUnavailable:  # no gameday sink at that URL (``traces`` may be a Tempo)
-        hooks = []
-    hooks = [n for n in hooks if (n.fired_at or n.received_at) >= since]
-    if hooks:
-        return hooks, WEBHOOK
-    seen = [
-        Notified(s.first_seen, receiver, s.starts_at)
-        for s in run.alertmanager_seen.seen(exp.alert, exp.labels)
-        if (s.starts_at or s.first_seen) >= since
-        for receiver in s.receivers
-    ]
-    return seen, ALERTMANAGER_API
-
-
-def _check_receiver(exp: AlertExpectation, notes: list[Notified], detail: str) -> tuple[bool, str]:
+def _check_receiver(
+    exp: AlertExpectation, notes: Sequence[Notified], origin: float, detail: str
+) -> tuple[bool, str]:
+    assert exp.fires_within is not None
     receivers = sorted({n.receiver for n in notes})
-    if exp.receiver in receivers:
-        return True, f"{detail}; routed to {exp.receiver}"
-    if not receivers:
-        return False, f"{detail}; but no notification reached a receiver (expected {exp.receiver})"
-    return False, f"{detail}; but routed to {', '.join(receivers)}, not {exp.receiver}"
+    mine = [n for n in notes if n.receiver == exp.receiver]
+    if not mine:
+        if not receivers:
+            return (
+                False,
+                f"{detail}; but no notification reached a receiver (expected {exp.receiver})",
+            )
+        return False, f"{detail}; but routed to {', '.join(receivers)}, not {exp.receiver}"
+    after = mine[0].received_at - origin
+    if after > exp.fires_within:
+        return False, f"{detail}; {exp.receiver} was notified too late ({after:.1f} s)"
+    return True, f"{detail}; routed to {exp.receiver}"
 
 
-def _not_fired(exp: AlertExpectation, run: RunRecord, origin: float) -> Check:
+def _not_fired(
+    exp: AlertExpectation,
+    evidence: RunEvidence,
+    alerts: AlertsEvidence,
+    origin: float,
+    until: float,
+    timing: Timing,
+) -> Check:
     bound = human_duration(exp.fires_within or 0.0)
-    since = origin - run.observe.evaluation_interval
-    active = [e for e in episodes(run, exp.alert) if (e.pending_at or e.firing_at or 0.0) >= since]
-    others = [t for t in active if t.firing_at and not matches(t.labels, exp.labels)]
+    active = [e for e in episodes(alerts, exp.alert) if origin <= e.active_at <= until]
+    others = [e for e in active if e.firing_at and not labels_match(e.labels, exp.labels)]
     if others:
         reason = (
-            f"it fired only with other labels ({'; '.join(_label_text(t.labels) for t in others)})"
+            f"it fired only with other labels ({'; '.join(_label_text(e.labels) for e in others)})"
         )
-    elif active:
+    elif [e for e in active if labels_match(e.labels, exp.labels)]:
         reason = f"it went pending at {_rel(active[0].pending_at, origin)} but never fired"
     else:
         reason = "it never went pending"
+    health = _unhealthy(evidence, alerts, exp.alert, origin, until)
+    if health:
+        reason += f"; the rule was not evaluated healthily: {health}"
     detail = f"{exp.alert} did not fire within {bound} of the fault: {reason}"
-    evidence = {"fault_applied_at": origin, "instances": [_instance(t, origin) for t in active]}
-    return Check(KIND, exp.title, False, detail + _impossible(exp, run), evidence)
+    out = {"fault_applied_at": origin, "instances": [instance(e, origin) for e in active]}
+    return Check(KIND, exp.title, False, detail, out, extra=_predicted(timing))
 
 
-def _impossible(exp: AlertExpectation, run: RunRecord) -> str:
-    floor = chain_floor(run, exp.alert)
-    if floor is None or exp.fires_within is None or floor <= exp.fires_within:
-        return ""
-    rule = run.observe.rules[exp.alert]
-    return (
-        f" (the bound cannot be met even in principle: for {rule.duration_s:g} s + scrape "
-        f"{run.observe.scrape_interval:g} s + evaluation {run.observe.evaluation_interval:g} s "
-        f"= {floor:g} s > {human_duration(exp.fires_within)})"
-    )
-
-
-def _check_silent(exp: AlertExpectation, run: RunRecord) -> Check:
-    found = [e for e in episodes(run, exp.alert, exp.labels) if not e.started_before_run]
-    fired = [e for e in found if e.firing_at is not None]
-    origin = run.fault_start or run.started_at
-    watched = round((run.finished_at or time.time()) - run.steady_since, 1)
-    evidence = {"instances": [_instance(t, origin) for t in found], "watched_s": watched}
+def _check_silent(
+    exp: AlertExpectation,
+    evidence: RunEvidence,
+    alerts: AlertsEvidence,
+    rule: RuleEvidence,
+    origin: float,
+) -> Check:
+    end = evidence.timeline.observed_until
+    found = episodes(alerts, exp.alert, exp.labels)
+    fresh = [e for e in found if e.active_at >= origin]
+    fired = [e for e in fresh if e.firing_at is not None]
+    watched = round(end - origin, 1)
+    out: dict[str, object] = {
+        "instances": [instance(e, origin) for e in found],
+        "watched_s": watched,
+    }
     if fired:
-        first = min(fired, key=lambda t: t.firing_at or 0.0)
+        first = min(fired, key=lambda e: e.firing_at or 0.0)
         detail = (
             f"{exp.alert} fired at {_rel(first.firing_at, origin)} after the fault "
             f"({_label_text(first.labels)}); it must stay silent"
         )
-        return Check(KIND, exp.title, False, detail, evidence)
-    blips = f"; pending {len(found)}x without firing" if found else ""
-    detail = f"{exp.alert} stayed silent for the whole run ({watched} s){blips}"
-    return Check(KIND, exp.title, True, detail, evidence)
+        return Check(KIND, exp.title, False, detail, out)
+    prior = [e for e in found if e.active(origin)]
+    if prior:
+        state = "firing" if prior[0].firing(origin) else "pending"
+        detail = (
+            f"{exp.alert} was already {state} when the fault was applied: an episode that began "
+            "before the fault is neither a detection nor a silence"
+        )
+        return Check.undecided(KIND, exp.title, detail, out)
+    problem = _unhealthy(evidence, alerts, exp.alert, origin, end) or _no_inputs(
+        alerts, rule, origin, end, out
+    )
+    if problem:
+        detail = f"{exp.alert} did not fire, but that proves nothing: {problem}"
+        return Check.undecided(KIND, exp.title, detail, out)
+    blips = f"; pending {len(fresh)}x without firing" if fresh else ""
+    evaluations = _evaluations(alerts, exp.alert, origin, end)
+    detail = (
+        f"{exp.alert} stayed silent for {watched} s from the fault on ({evaluations} healthy "
+        f"evaluations seen, inputs present){blips}"
+    )
+    return Check(KIND, exp.title, True, detail, out)
 
 
-def _instance(t: Episode, origin: float) -> dict[str, Any]:
-    def rel(v: float | None) -> float | None:
-        return None if v is None else round(v - origin, 2)
-
-    return {
-        "labels": dict(t.labels),
-        "pending_s": rel(t.pending_at),
-        "firing_s": rel(t.firing_at),
-        "resolved_s": rel(t.resolved_at),
-    }
+def _window_samples(alerts: AlertsEvidence, alert: str, start: float, end: float) -> list[float]:
+    return [h.t for h in alerts.health.get(alert, ()) if start <= h.t <= end]
 
 
-def _evidence(
-    first: Episode,
-    origin: float,
-    fired: float,
-    notified: Notified | None,
-    notes: list[Notified],
-) -> dict[str, Any]:
-    def rel(v: float | None) -> float | None:
-        return None if v is None else round(v - origin, 2)
-
-    return {
-        "fault_applied_at": origin,
-        "pending_at": first.pending_at,
-        "firing_at": fired,
-        "notified_at": notified.received_at if notified else None,
-        "resolved_at": first.resolved_at,
-        "receiver": notified.receiver if notified else None,
-        "receivers": sorted({n.receiver for n in notes}),
-        "labels": dict(first.labels),
-        "stages_s": {
-            "pending": rel(first.pending_at),
-            "firing": rel(fired),
-            "notified": rel(notified.received_at if notified else None),
-            "resolved": rel(first.resolved_at),
-        },
-    }
+def _evaluations(alerts: AlertsEvidence, alert: str, start: float, end: float) -> int:
+    return len(
+        {
+            h.last_evaluation
+            for h in alerts.health.get(alert, ())
+            if start <= h.t <= end and h.last_evaluation is not None
+        }
+    )
 
 
-def _label_text(labels: Mapping[str, str]) -> str:
-    shown = {k: v for k, v in labels.items() if k not in ("alertname", "severity", "team")}
-    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "no labels"
+def _unhealthy(
+    evidence: RunEvidence, alerts: AlertsEvidence, alert: str, start: float, end: float
+) -> str | None:
+    """Why the rule's evaluation through ``[start, end]`` is not evidence (``None``: it is)."""
+    samples = [h for h in alerts.health.get(alert, ()) if start <= h.t <= end]
+    if not samples:
+        return "no record of the rule's health during the window"
+    bad = [h for h in samples if h.health != "ok"]
+    if bad:
+        error = next((h.last_error for h in bad if h.last_error), "")
+        return f"health {bad[0].health!r} at {bad[0].t - start:+.1f} s" + (
+            f" ({error})" if error else ""
+        )
+    rule = alerts.rules[alert]
+    interval = rule.group_interval_s or alerts.evaluation_interval_s
+    stale = 2 * interval + alerts.health_poll_s
+    late = [h for h in samples if h.last_evaluation is None or h.t - h.last_evaluation > stale]
+    if late:
+        return f"not evaluated for over {stale:g} s at {late[0].t - start:+.1f} s"
+    gap_limit = 3 * alerts.health_poll_s + 2 * interval
+    times = [start, *(h.t for h in samples), end]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    if max(gaps) > gap_limit:
+        return f"rule health unobserved for {max(gaps):.1f} s (limit {gap_limit:g} s)"
+    return None
+
+
+def _no_inputs(
+    alerts: AlertsEvidence,
+    rule: RuleEvidence,
+    start: float,
+    end: float,
+    out: dict[str, object],
+) -> str | None:
+    """Why the rule's input series are not evidence (``None``: every one existed)."""
+    inputs = alerts.inputs.get(rule.name)
+    if inputs is None:
+        return "its input series were not captured"
+    shares: dict[str, float] = {}
+    for one in inputs:
+        if one.error:
+            return f"input {one.selector} could not be read ({one.error})"
+        steps = [t for t, _ in one.points if start <= t <= end]
+        expected = max(1, round((end - start) / alerts.step))
+        present = sum(1 for t, n in one.points if start <= t <= end and n > 0)
+        shares[one.selector] = round(present / max(expected, len(steps)), 3)
+    out["input_presence"] = shares
+    missing = {s: v for s, v in shares.items() if v < MIN_INPUT_SHARE}
+    if missing:
+        worst = min(missing, key=lambda s: missing[s])
+        return (
+            f"its input {worst} existed at only {missing[worst]:.0%} of the window's evaluations "
+            f"(need {MIN_INPUT_SHARE:.0%})"
+        )
+    return None
 
 
 VERIFIERS = (AlertVerifier,)

@@ -1,57 +1,53 @@
 """The ``model`` expectation: the serving model version changed during the run, or did not.
 
 Read from the ``model_info{version}`` series the model server exports (value 1 for the version
-it serves): every version seen during the run, in order. ``version_changed: false`` is how a
-scenario says "this corrupted training data must not reach production".
+it serves), as the run captured it: every version seen, in order. ``version_changed: false``
+is how a scenario says "this corrupted training data must not reach production". No series
+at all is undecided: a version that cannot be seen cannot be said not to have changed.
 """
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
-from gameday.run.record import RunRecord
+from gameday.evidence.model import RunEvidence
 from gameday.scenario.expectations import Expectation, ModelExpectation
-from gameday.verifiers.base import Check, Verifier
+from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "model"
 
 
-def versions(run: RunRecord) -> list[tuple[str, float]]:
-    """``(version, first seen)`` of each model version served during the run, in order."""
-    step = run.observe.scrape_interval
-    series = run.observe.prometheus.query_range(
-        "model_info == 1", run.started_at, time.time(), step
-    )
-    seen = [(s.labels.get("version", "?"), s.points[0][0]) for s in series if s.points]
-    return sorted(seen, key=lambda v: v[1])
-
-
-class ModelVerifier(Verifier):
+class ModelVerifier(Verifier[ModelExpectation]):
     """Decides ``model`` expectations from the served model version over the run."""
 
     kind: ClassVar[str] = KIND
     spec: ClassVar[type[Expectation]] = ModelExpectation
     summary: ClassVar[str] = "the serving model version changed during the run (or did not)"
 
-    def check(self, expectation: Expectation, run: RunRecord) -> Check:
-        assert isinstance(expectation, ModelExpectation)
-        seen = versions(run)
-        if not seen:
+    def check(self, expectation: ModelExpectation, evidence: RunEvidence) -> Check:
+        model = evidence.model
+        if not model.collected:
+            detail = f"the served version was not captured: {model.error or 'no evidence'}"
+            return Check.undecided(KIND, expectation.title, detail)
+        if not model.versions:
             detail = "no model_info series in Prometheus: the served version cannot be told"
             return Check.undecided(KIND, expectation.title, detail)
-        names = [v for v, _ in seen]
-        changed = len(names) > 1
+        names = [v.version for v in model.versions]
+        changed = len(set(names)) > 1
         words = " -> ".join(names)
         detail = f"served {'versions' if changed else 'version'} {words}: " + (
             "the version changed" if changed else "unchanged for the whole run"
         )
-        evidence = {"versions": [{"version": v, "first_seen": t} for v, t in seen]}
-        return Check(
-            KIND, expectation.title, changed == expectation.version_changed, detail, evidence
-        )
+        out = {
+            "versions": [
+                {"version": v.version, "first_seen": v.first_seen, "last_seen": v.last_seen}
+                for v in model.versions
+            ]
+        }
+        passed = changed == expectation.version_changed
+        return Check(KIND, expectation.title, passed, detail, out)
 
-    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
+    def done(self, expectation: ModelExpectation, evidence: RunEvidence, phase: PhaseName) -> bool:
         """Read at the end; it never holds a phase open."""
         return True
 

@@ -1,27 +1,28 @@
 """The ``recovered`` expectation: after the revert, the fault's alerts resolve in time and the
 load returns to the baseline's neighbourhood.
 
-*Fault-related alerts* are every alert instance that went firing from the first fault's apply
-time until shortly after the last revert (alerting lags its cause). Each must resolve within
-``within`` of the revert. The load is back when, over the last seconds of the run, the error
-rate is at most the baseline's plus one point and the p95 at most 1.5x the baseline's plus
-50 ms (the neighbourhood absorbs noise without hiding a degraded service).
+*Fault-related alerts* are every alert instance that became active from the first fault's
+apply time until shortly after the last revert (alerting lags its cause) and reached firing.
+Each must resolve within ``within`` of the revert. The load is back when, over the last
+seconds of the run after the revert (at most :data:`TAIL_S`), the error rate is at most the
+baseline's plus one point and the p95 at most 1.5x the baseline's plus 50 ms (the
+neighbourhood absorbs noise without hiding a degraded service). An alert still active when
+the run ended before the bound is undecided: the run did not watch long enough to tell.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from gameday.run.load import LoadStats, summarize
-from gameday.run.record import RunRecord
+from gameday.evidence.alerts import Episode, all_episodes
+from gameday.evidence.model import RunEvidence
+from gameday.evidence.requests import LoadStats, Record, from_columns, summarize
 from gameday.scenario.durations import human_duration
 from gameday.scenario.expectations import Expectation, RecoveredExpectation
-from gameday.verifiers.alerts import episodes
-from gameday.verifiers.base import Check, Verifier
+from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "recovered"
-LAG_S = 5.0  # an alert firing this soon after the revert is still the fault's
+LAG_S = 5.0  # an alert becoming active this soon after the revert is still the fault's
 TAIL_S = 5.0  # the load must look like the baseline over this last stretch
 
 
@@ -38,103 +39,112 @@ def near_baseline(base: LoadStats, now: LoadStats) -> tuple[bool, str]:
     return err_ok and p95_ok, words
 
 
-def fault_alerts(run: RunRecord) -> list[dict[str, Any]]:
-    """Every alert instance that went firing because of the fault, with its resolve time."""
-    start, end = run.fault_start, run.fault_end
-    if start is None:
+def fault_alerts(evidence: RunEvidence) -> list[Episode]:
+    """Every alert episode that became active because of the fault and reached firing."""
+    start, end = evidence.timeline.fault_start, evidence.timeline.fault_end
+    if start is None or evidence.alerts is None:
         return []
-    until = (end or time.time()) + LAG_S
-    prom = run.observe.prometheus
-    stop = time.time()  # see alerts.episodes: read up to now
-    names = {
-        s.labels.get("alertname", "")
-        for s in prom.query_range(
-            'ALERTS{alertstate="firing"}', run.steady_since, stop, run.observe.evaluation_interval
-        )
-    }
-    lower = start - run.observe.evaluation_interval
+    until = (end if end is not None else evidence.captured_at) + LAG_S
     return [
-        {
-            "alert": name,
-            "labels": dict(e.labels),
-            "firing_at": e.firing_at,
-            "resolved_at": e.resolved_at,
-        }
-        for name in sorted(n for n in names if n)
-        for e in episodes(run, name)
-        if e.firing_at is not None and lower <= e.firing_at <= until
+        e
+        for e in all_episodes(evidence.alerts)
+        if e.firing_at is not None and start <= e.active_at <= until
     ]
 
 
-class RecoveryVerifier(Verifier):
-    """Decides ``recovered`` expectations from ``ALERTS`` and the load after the revert."""
+def _tail(records: list[Record], end: float, since: float | None = None) -> LoadStats:
+    start = max(end - TAIL_S, since or 0.0)
+    return summarize(records, start, end)
+
+
+class RecoveryVerifier(Verifier[RecoveredExpectation]):
+    """Decides ``recovered`` expectations from the fault's alert episodes and the load."""
 
     kind: ClassVar[str] = KIND
     spec: ClassVar[type[Expectation]] = RecoveredExpectation
     summary: ClassVar[str] = "fault alerts resolve within the bound and the load recovers"
-    _quiet_since: float | None = None
 
-    def check(self, expectation: Expectation, run: RunRecord) -> Check:
-        assert isinstance(expectation, RecoveredExpectation)
-        reverted = run.fault_end
+    def check(self, expectation: RecoveredExpectation, evidence: RunEvidence) -> Check:
+        title = expectation.title
+        reverted = evidence.timeline.fault_end
         if reverted is None:
-            return Check.undecided(KIND, expectation.title, "no fault was reverted")
-        within = expectation.within or run.scenario.timeline.recovery
-        alerts = fault_alerts(run)
-        late = [
-            a for a in alerts if a["resolved_at"] is None or a["resolved_at"] - reverted > within
-        ]
-        load_ok, load_words = near_baseline(run.stats("baseline"), _tail(run))
-        passed = not late and load_ok
-        detail = _detail(alerts, late, reverted, within, load_ok, load_words)
-        for a in alerts:
-            a["resolved_after_s"] = (
-                None if a["resolved_at"] is None else round(a["resolved_at"] - reverted, 2)
+            return Check.undecided(KIND, title, "no fault was reverted")
+        if evidence.alerts is None:
+            return Check.undecided(KIND, title, "no Prometheus evidence was captured")
+        within = expectation.within or evidence.timeline.planned.recovery
+        end = evidence.timeline.observed_until
+        alerts = fault_alerts(evidence)
+        late = [e for e in alerts if e.resolved_at is None or e.resolved_at - reverted > within]
+        unwatched = [e for e in late if e.resolved_at is None and end - reverted < within]
+        records = from_columns(evidence.load.requests)
+        base = summarize(records, *(evidence.timeline.window("baseline") or (0.0, 0.0)))
+        tail = _tail(records, end, since=reverted)
+        load_ok, load_words = (True, "no load") if not records else near_baseline(base, tail)
+        out = {
+            "reverted_at": reverted,
+            "alerts": [_row(e, reverted) for e in alerts],
+            "load": tail.to_json(),
+        }
+        if unwatched and len(unwatched) == len(late) and load_ok:
+            names = ", ".join(sorted({e.alertname for e in unwatched}))
+            detail = (
+                f"{names} still active when the run ended {end - reverted:.1f} s after the "
+                f"revert, before the {human_duration(within)} bound: cannot tell"
             )
-        evidence = {"reverted_at": reverted, "alerts": alerts, "load": _tail(run).to_json()}
-        return Check(KIND, expectation.title, passed, detail, evidence)
+            return Check.undecided(KIND, title, detail, out)
+        detail = _detail(alerts, late, reverted, within, load_ok, load_words)
+        return Check(KIND, title, not late and load_ok, detail, out)
 
-    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
-        """Recovery: decided once no alert is active any more and the load looks like the
-        baseline again (or the bound has passed: then it is decided as failed)."""
+    def done(
+        self, expectation: RecoveredExpectation, evidence: RunEvidence, phase: PhaseName
+    ) -> bool:
+        """Recovery: decided once every fault alert has resolved for an evaluation and the
+        load looks like the baseline again over :data:`TAIL_S` after the revert (or the bound
+        has passed)."""
+        reverted, alerts = evidence.timeline.fault_end, evidence.alerts
         if phase != "recovery":
             return True
-        assert isinstance(expectation, RecoveredExpectation)
-        reverted = run.fault_end
-        if reverted is None:
+        if reverted is None or alerts is None:
             return False
-        within = expectation.within or run.scenario.timeline.recovery
-        if time.time() - reverted > within:
+        within = expectation.within or evidence.timeline.planned.recovery
+        since = evidence.captured_at - reverted
+        if since > within:
             return True
-        if not self._quiet_for_two_evaluations(run):
-            return False
-        return (
-            not run.requests or near_baseline(run.stats("baseline"), _tail(run, since=reverted))[0]
-        )
-
-    def _quiet_for_two_evaluations(self, run: RunRecord) -> bool:
-        """No alert active, for two evaluations in a row (so ALERTS has the resolution too)."""
-        if run.observe.prometheus.alerts():
-            self._quiet_since = None
-            return False
-        self._quiet_since = self._quiet_since or time.time()
-        return time.time() - self._quiet_since >= 2 * run.observe.evaluation_interval
+        return since >= min(TAIL_S, within) and _settled(evidence, reverted, alerts.step)
 
 
-def _tail(run: RunRecord, since: float | None = None) -> LoadStats:
-    end = run.finished_at or time.time()
-    start = max(end - TAIL_S, since or 0.0)
-    return summarize(run.requests, start, end)
+def _settled(evidence: RunEvidence, reverted: float, step: float) -> bool:
+    """Every fault alert resolved at least one evaluation ago, and the load looks like the
+    baseline since the revert."""
+    now = evidence.captured_at
+    if any(e.resolved_at is None or now - e.resolved_at < step for e in fault_alerts(evidence)):
+        return False
+    records = from_columns(evidence.load.requests)
+    if not records:
+        return True
+    base = summarize(records, *(evidence.timeline.window("baseline") or (0.0, 0.0)))
+    return near_baseline(base, _tail(records, now, since=reverted))[0]
 
 
-def _when(alert: dict[str, Any], reverted: float) -> str:
-    resolved = alert["resolved_at"]
-    return "still firing" if resolved is None else f"+{resolved - reverted:.1f} s"
+def _row(e: Episode, reverted: float) -> dict[str, object]:
+    return {
+        "alert": e.alertname,
+        "labels": dict(e.labels),
+        "firing_at": e.firing_at,
+        "resolved_at": e.resolved_at,
+        "resolved_after_s": None if e.resolved_at is None else round(e.resolved_at - reverted, 2),
+    }
+
+
+def _when(e: Episode, reverted: float) -> str:
+    if e.resolved_at is None:
+        return f"{e.alertname} never resolved"
+    return f"{e.alertname} resolved {e.resolved_at - reverted:.1f} s after the revert"
 
 
 def _detail(
-    alerts: list[dict[str, Any]],
-    late: list[dict[str, Any]],
+    alerts: list[Episode],
+    late: list[Episode],
     reverted: float,
     within: float,
     load_ok: bool,
@@ -142,10 +152,9 @@ def _detail(
 ) -> str:
     bound = human_duration(within)
     if late:
-        names = ", ".join(f"{a['alert']} ({_when(a, reverted)})" for a in late)
-        alert_part = f"not resolved within {bound} of the revert: {names}"
+        alert_part = "; ".join(_when(e, reverted) for e in late) + f" (bound {bound})"
     elif alerts:
-        slowest = max(a["resolved_at"] - reverted for a in alerts)
+        slowest = max((e.resolved_at or reverted) - reverted for e in alerts)
         alert_part = (
             f"{len(alerts)} fault alert(s) resolved, the last {slowest:.1f} s after the revert "
             f"(bound {bound})"

@@ -1,35 +1,36 @@
 """The ``root_cause`` expectation: traces of slow or failed requests blame the right component.
 
 The requests analysed are those of the fault window that failed or were slower than the
-baseline's p95. Each one's trace (by the trace id the load gave it) is fetched from the trace
-backend; its critical path names the culprit (:mod:`gameday.analysis.critical_path`): the
+baseline's p95 (:mod:`gameday.evidence.traces` picks them; the bundle holds their traces).
+Each trace's critical path names the culprit (:mod:`gameday.analysis.critical_path`): the
 error origin for a failed request, else the span with the largest critical-path self time.
 A CLIENT span's self time is time on the wire or inside the callee before the callee's own
 span began, so it is credited to the callee (``peer.service``): latency on the model server's
 link to the feature store blames ``feature-store`` / ``feature_store.get``. The same analysis
-over the baseline's slowest requests is reported beside it, for comparison.
+over the baseline's slow requests is reported beside it, for comparison.
+
+A verdict needs at least ``min_traces`` analysed traces (default 20); with fewer, or with
+most of the wanted traces missing from the backend, the check is undecided.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+import math
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from gameday.analysis.critical_path import Blame, RootCauseSummary, aggregate, blame
-from gameday.run.load import Record, summarize
-from gameday.run.record import RunRecord
+from gameday.evidence.model import RunEvidence
+from gameday.evidence.requests import Record, from_columns, summarize
+from gameday.evidence.traces import stored, suspects
 from gameday.scenario.expectations import Expectation, RootCauseExpectation
-from gameday.telemetry.spans import SPAN_KIND_CLIENT
-from gameday.telemetry.traces import get_traces
-from gameday.verifiers.base import Check, Verifier
+from gameday.telemetry.spans import SPAN_KIND_CLIENT, Trace
+from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "root_cause"
-MAX_TRACES = 300
-MIN_TRACES = 20
 EXAMPLES = 5  # trace ids of the slowest analysed requests, for reports
-SPAN_ARRIVAL_S = 1.5  # spans are batched for export; give a request's spans this long to land
+MOSTLY_MISSING = 0.5  # more than this share of wanted traces missing: undecided
 
 
 def credit_callee(b: Blame | None) -> Blame | None:
@@ -39,43 +40,13 @@ def credit_callee(b: Blame | None) -> Blame | None:
     return b
 
 
-def suspects(run: RunRecord, phase: str, threshold_ms: float | None) -> list[Record]:
-    """Requests of ``phase`` that failed or took longer than ``threshold_ms``, with a trace id."""
-    window = run.window(phase)
-    if window is None:
-        return []
-    start, end = window
-    settled = time.time() - SPAN_ARRIVAL_S
-    return [
-        r
-        for r in run.requests
-        if start <= r.t < end
-        and r.end <= settled
-        and r.trace_id
-        and (not r.ok or (threshold_ms is not None and r.ms > threshold_ms))
-    ]
+def analyse(traces: Iterable[Trace]) -> RootCauseSummary:
+    """Blame over ``traces``, callees credited."""
+    return aggregate(credit_callee(blame(t)) for t in traces)
 
 
-def _spread(records: list[Record], limit: int) -> list[Record]:
-    """At most ``limit`` records spread evenly over time (deterministic, no sampling bias)."""
-    if len(records) <= limit:
-        return records
-    step = len(records) / limit
-    return [records[int(i * step)] for i in range(limit)]
-
-
-def analyse(run: RunRecord, records: Iterable[Record]) -> tuple[RootCauseSummary, int]:
-    """Blame over the traces of ``records``; also how many traces the backend did not have."""
-    client = run.observe.traces
-    if client is None:
-        raise LookupError("the environment names no trace backend (traces:)")
-    ids = [r.trace_id for r in records if r.trace_id]
-    traces = get_traces(client, ids)
-    found = [t for t in traces.values() if t is not None and t.spans]
-    return aggregate(credit_callee(blame(t)) for t in found), len(ids) - len(found)
-
-
-def _shares(summary: RootCauseSummary) -> dict[str, Any]:
+def shares(summary: RootCauseSummary) -> dict[str, object]:
+    """A summary as check evidence: analysed count, reasons, shares per service and span."""
     return {
         "analysed": summary.analysed,
         "by_reason": dict(summary.by_reason),
@@ -84,45 +55,77 @@ def _shares(summary: RootCauseSummary) -> dict[str, Any]:
     }
 
 
-class RootCauseVerifier(Verifier):
+def fault_and_baseline(evidence: RunEvidence) -> tuple[RootCauseSummary, RootCauseSummary, int]:
+    """Blame over the fault window's and the baseline's stored traces, and how many of the
+    fault window's wanted traces the backend did not have."""
+    tr = evidence.traces
+    fault, missing = stored(tr.traces, tr.fault_ids)
+    baseline, _ = stored(tr.traces, tr.baseline_ids)
+    return analyse(fault), analyse(baseline), missing
+
+
+class RootCauseVerifier(Verifier[RootCauseExpectation]):
     """Decides ``root_cause`` expectations from the traces of slow or failed requests."""
 
     kind: ClassVar[str] = KIND
     spec: ClassVar[type[Expectation]] = RootCauseExpectation
     summary: ClassVar[str] = "traces of slow or failed requests blame the expected component"
 
-    def check(self, expectation: Expectation, run: RunRecord) -> Check:
-        assert isinstance(expectation, RootCauseExpectation)
-        base_p95 = summarize(run.requests, *(run.window("baseline") or (0, 0))).p95_ms
-        chosen = suspects(run, "fault", base_p95)
-        if not chosen:
+    def check(self, expectation: RootCauseExpectation, evidence: RunEvidence) -> Check:
+        title, tr = expectation.title, evidence.traces
+        if not tr.fetched:
+            return Check.undecided(KIND, title, f"no traces were read: {tr.error or 'no backend'}")
+        if not tr.fault_ids:
             why = "no request of the fault window failed or was slower than the baseline p95"
-            return Check(KIND, expectation.title, False, f"no traces to analyse: {why}")
-        analysed = _spread(chosen, MAX_TRACES)
-        fault, missing = analyse(run, analysed)
-        if fault.analysed == 0:
-            detail = f"none of {missing} traces of slow/failed requests reached the trace backend"
-            return Check(KIND, expectation.title, False, detail)
-        baseline_rows = suspects(run, "baseline", base_p95)
-        baseline, _ = analyse(run, _spread(baseline_rows, MAX_TRACES // 3))
-        check = _verdict(expectation, fault, baseline, base_p95, len(chosen), missing)
-        return _with_examples(check, analysed)
+            return Check.undecided(KIND, title, f"no traces to analyse: {why}")
+        fault, baseline, missing = fault_and_baseline(evidence)
+        wanted = len(tr.fault_ids)
+        out: dict[str, object] = {
+            "baseline_p95_ms": tr.baseline_p95_ms,
+            "candidates": tr.candidates,
+            "wanted": wanted,
+            "traces_missing": missing,
+            "fault": shares(fault),
+            "baseline": shares(baseline),
+            "examples": _examples(evidence),
+        }
+        if missing > MOSTLY_MISSING * wanted:
+            detail = (
+                f"{missing} of {wanted} traces of slow/failed requests are missing from the backend"
+            )
+            return Check.undecided(KIND, title, detail, out)
+        if fault.analysed < expectation.min_traces:
+            detail = (
+                f"only {fault.analysed} traces analysed (need {expectation.min_traces}); "
+                f"{missing} missing from the backend"
+            )
+            return Check.undecided(KIND, title, detail, out)
+        return _verdict(expectation, fault, baseline, missing, out)
 
-    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
+    def done(
+        self, expectation: RootCauseExpectation, evidence: RunEvidence, phase: PhaseName
+    ) -> bool:
         """Fault phase: decided once enough slow or failed requests have been recorded."""
         if phase != "fault":
             return True
-        base_p95 = summarize(run.requests, *(run.window("baseline") or (0, 0))).p95_ms
-        return len(suspects(run, "fault", base_p95)) >= MIN_TRACES
+        records = from_columns(evidence.load.requests)
+        timeline = evidence.timeline
+        base = _p95(records, timeline.window("baseline"))
+        window = timeline.window("fault", evidence.captured_at)
+        found = suspects(records, window, base, evidence.captured_at)
+        return len(found) >= math.ceil(1.5 * expectation.min_traces)  # room for missing ones
+
+
+def _p95(records: list[Record], window: tuple[float, float] | None) -> float | None:
+    return summarize(records, *(window or (0.0, 0.0))).p95_ms
 
 
 def _verdict(
     exp: RootCauseExpectation,
     fault: RootCauseSummary,
     baseline: RootCauseSummary,
-    base_p95: float | None,
-    candidates: int,
     missing: int,
+    out: dict[str, object],
 ) -> Check:
     top = fault.top_service
     rows = [c for c in fault.spans if c.service == exp.service and c.span_name == exp.span]
@@ -142,22 +145,17 @@ def _verdict(
     detail = (
         f"{fault.analysed} traces of slow/failed requests blame {named} first; {culprit} in "
         f"{share:.0%} (need {exp.min_share:.0%}); in the baseline's slowest: {base_share:.0%}"
+        + (f"; {missing} trace(s) missing from the backend" if missing else "")
     )
-    evidence = {
-        "baseline_p95_ms": base_p95,
-        "candidates": candidates,
-        "traces_missing": missing,
-        "fault": _shares(fault),
-        "baseline": _shares(baseline),
-    }
-    return Check(KIND, exp.title, passed, detail, evidence, extra={"share": round(share, 3)})
+    return Check(KIND, exp.title, passed, detail, out, extra={"share": round(share, 3)})
 
 
-def _with_examples(check: Check, analysed: list[Record]) -> Check:
-    """Add ``examples``: the trace ids of the slowest analysed requests (traces worth a look)."""
-    slowest = sorted(analysed, key=lambda r: -r.ms)[:EXAMPLES]
-    examples = [r.trace_id for r in slowest if r.trace_id]
-    return dataclasses.replace(check, evidence={**check.evidence, "examples": examples})
+def _examples(evidence: RunEvidence) -> list[str]:
+    """The trace ids of the slowest analysed requests (traces worth a look)."""
+    tr = evidence.traces
+    ids = {i for i in tr.fault_ids if tr.traces.get(i)}
+    records = [r for r in from_columns(evidence.load.requests) if r.trace_id in ids]
+    return [r.trace_id or "" for r in sorted(records, key=lambda r: -r.ms)[:EXAMPLES]]
 
 
 def _service_share(summary: RootCauseSummary, service: str) -> float:

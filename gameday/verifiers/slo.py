@@ -1,26 +1,28 @@
-"""The ``slo`` expectation: error rate and p95 latency of one phase, from the load records."""
+"""The ``slo`` expectation: error rate and p95 latency of one phase, from the load's requests."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from gameday.run.record import RunRecord
+from gameday.evidence.model import RunEvidence
+from gameday.evidence.requests import from_columns, summarize
 from gameday.scenario.expectations import Expectation, SloExpectation
-from gameday.verifiers.base import Check, Verifier
+from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "slo"
 
 
-class SloVerifier(Verifier):
+class SloVerifier(Verifier[SloExpectation]):
     """Decides ``slo`` expectations over the requests that started in the named phase."""
 
     kind: ClassVar[str] = KIND
     spec: ClassVar[type[Expectation]] = SloExpectation
     summary: ClassVar[str] = "error rate and/or p95 of a phase stay under their bounds"
 
-    def check(self, expectation: Expectation, run: RunRecord) -> Check:
-        assert isinstance(expectation, SloExpectation)
-        stats = run.stats(expectation.phase)
+    def check(self, expectation: SloExpectation, evidence: RunEvidence) -> Check:
+        window = evidence.timeline.window(expectation.phase)
+        records = from_columns(evidence.load.requests)
+        stats = summarize(records, *window) if window else summarize([])
         if stats.requests == 0:
             detail = f"no request was made in {expectation.phase}: nothing to measure"
             return Check.undecided(KIND, expectation.title, detail)
@@ -39,7 +41,7 @@ class SloVerifier(Verifier):
         detail = f"{expectation.phase}: {stats.requests} requests, {'; '.join(figures)}: {verdict}"
         return Check(KIND, expectation.title, not problems, detail, stats.to_json())
 
-    def done(self, expectation: Expectation, run: RunRecord, phase: str) -> bool:
+    def done(self, expectation: SloExpectation, evidence: RunEvidence, phase: PhaseName) -> bool:
         """Measured over the phase as it ran: never a reason to keep a phase going."""
         return True
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from drill_harness import CATALOGUE, catalogue
+from fixtures.drill_harness import CATALOGUE, catalogue
 from fixtures.plugins import loader_injectors
 
 from gameday.drill.answers import (
@@ -67,6 +67,8 @@ timeline: {fault: 10s}
 faults:
   - {injector: network.latency, target: feature-store, params: {latency_ms: 50}}
   - {injector: process.kill, target: model-server}
+expect:
+  - recovered: {within: 30s}
 """
     )
     key = answer_key(scenario)
@@ -87,7 +89,8 @@ def test_every_catalogue_answer_is_a_choice_and_the_choices_do_not_depend_on_the
 
 def test_a_target_and_a_family_unknown_to_the_reference_stack_become_choices() -> None:
     scenario = parse_scenario(
-        "name: plugin\ntimeline: {fault: 5s}\nfaults: [{injector: custom.flag, target: orders}]",
+        "name: plugin\ntimeline: {fault: 5s}\nfaults: [{injector: custom.flag, target: orders}]\n"
+        "expect: [{recovered: {within: 10s}}]",
         registry=loader_injectors(),
     )
     components, families = choices_for([scenario])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from drill_harness import HERE, LATENCY, PipedDrill, data_faults, toxics
+from fixtures.drill_harness import HERE, LATENCY, PipedDrill, data_faults, toxics
 
 from gameday.stack.launcher import Stack
 from gameday.telemetry.prometheus import PrometheusClient

@@ -8,17 +8,19 @@ import json
 import re
 from pathlib import Path
 
-from drill_harness import LATENCY, alert, catalogue, conversation
+from fixtures.drill_harness import LATENCY, alert, catalogue, conversation
+from fixtures.runs import T0 as RUN_T0
+from fixtures.runs import TRACE_ID, judged, synthetic_builder, synthetic_result
 
 from gameday.drill.answers import answer_key
-from gameday.drill.evidence import bar_chart, waterfall_text
+from gameday.drill.evidence import bar_chart, evidence_lines, waterfall_text
 from gameday.drill.hints import breakdown
 from gameday.drill.outcome import DrillOutcome, write_json
-from gameday.drill.postmortem import Facts, render
+from gameday.drill.postmortem import Facts, render, run_events
 from gameday.drill.sheet import Event, Sheet, TraineeConsole
 from gameday.drill.trainee import Given, Score, Stage
+from gameday.evidence.requests import LoadStats
 from gameday.report.data import RootCause, ShareRow, Waterfall, WaterfallSpan
-from gameday.run.load import LoadStats
 from gameday.scenario.model import load_scenario
 from gameday.telemetry.spans import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, Span, Trace
 
@@ -102,6 +104,48 @@ def test_the_postmortem_uses_no_blame_language_whatever_happened() -> None:
         text = render(facts)
         assert "blameless" in text.lower()
         assert not BLAME.findall(text.replace("Blameless", "").replace("blameless", ""))
+
+
+def test_the_run_side_of_the_timeline_is_read_from_the_evidence_alone() -> None:
+    """Faults, alert episodes (firing at Prometheus's FiredAt from the notification), the
+    notification and the recovery, from the bundle's evidence: no stack."""
+    events, notes = run_events(synthetic_result().evidence)
+    assert notes == []
+    timeline = [(round(e.at - RUN_T0, 1), e.source, e.what) for e in sorted(events, key=_at)]
+    assert timeline[:2] == [
+        (0.0, "run", "drill started"),
+        (20.0, "fault", "fault applied: network.latency@feature-store (latency_ms=800, "
+                        "jitter_ms=0, stream=downstream, toxicity=1.0)"),
+    ]  # fmt: skip
+    assert (26.2, "alert", "alert firing: ModelLatencyHigh (service=model-server)") in timeline
+    assert (26.6, "alert", "alert notified: ModelLatencyHigh to ml-oncall") in timeline
+    assert (32.0, "alert", "alert firing: FeatureNullRateHigh (feature=channel)") in timeline
+    assert (34.0, "alert", "alert resolved: ErrorBudgetBurn") in timeline
+    assert (45.0, "fault", "fault reverted: network.latency@feature-store") in timeline
+    assert timeline[-1] == (50.0, "run", "recovered: every alert resolved")
+
+
+def test_the_timeline_notes_alert_evidence_the_bundle_lacks() -> None:
+    events, notes = run_events(judged(synthetic_builder().no_prometheus()).evidence)
+    assert notes == ["alert episodes unavailable: no Prometheus evidence in the bundle"]
+    assert not [e for e in events if e.what.startswith("alert pending")]
+    assert [e.what for e in events if e.source == "fault"][1] == (
+        "fault reverted: network.latency@feature-store"
+    )
+
+
+def test_the_revealed_evidence_shows_the_root_cause_bars_and_the_slow_trace() -> None:
+    lines = evidence_lines(synthetic_result(), {"feature-store"})
+    assert "  (under the fault: 250 traces; the baseline's slowest: 10 traces; * = the answer)" in (
+        lines
+    )
+    store = lines.index(next(line for line in lines if line.startswith("  feature-store *")))
+    assert lines[store].endswith(" 93%") and lines[store + 1].endswith(" 30%")
+    assert any(line.startswith(f"Trace {TRACE_ID} (slowest request analysed") for line in lines)
+
+
+def _at(event: Event) -> float:
+    return event.at
 
 
 def test_the_outcome_file_holds_answer_answers_times_and_timeline(tmp_path: Path) -> None:

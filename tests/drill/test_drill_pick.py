@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from drill_harness import CATALOGUE, LATENCY, catalogue
+from fixtures.drill_harness import CATALOGUE, LATENCY, catalogue
 
 from gameday.drill.pick import BLIND_NAME, HOLD_MARGIN_S, blind, pick
 from gameday.errors import ScenarioError

@@ -46,6 +46,7 @@ def test_two_local_workers_reach_the_users_and_every_request_is_recorded(
         status = wait_until(
             lambda: (s := load.status()).get("users") == 4 and s, 15, "4 users on the workers"
         )
+        assert isinstance(status, dict)  # wait_until returned the truthy answer: the status
         assert status["workers"] == 2
         assert load.wait(timeout=30), "locust did not end after its run time"
     finally:

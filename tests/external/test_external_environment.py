@@ -7,6 +7,11 @@ second zone would, and the target names both), a Prometheus loaded with the refe
 pack scraping the stack's services, and an Alertmanager whose receivers page elsewhere:
 nothing reaches gameday's webhook sink, so the alert evidence must come from Alertmanager's
 API as the runner polled it.
+
+The team's Prometheus also holds rules of its own, as every real one does: ``Watchdog`` fires
+all the time (kube-prometheus's dead man's switch) and ``TeamRatioBroken`` errors at every
+evaluation. A run must not be blocked by an alert it does not name, must list it, and must
+never call a broken rule "silent".
 """
 
 from __future__ import annotations
@@ -34,6 +39,27 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "feature-store-latency.yaml"
 PROXY = "feature_store"
+TEAM_RULES = {
+    "groups": [
+        {
+            "name": "team",
+            "rules": [
+                {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
+                # `up` has one series per target: matching them all on no label is an error
+                {"alert": "TeamRatioBroken", "expr": "up / on() up > 2", "for": "1s"},
+            ],
+        }
+    ]
+}
+BROKEN_SILENT = """\
+name: broken-rule-silent
+summary: A silent check on a rule that errors at every evaluation cannot pass.
+load: {users: 5, spawn_rate: 5}
+timeline: {baseline: 5s, fault: 12s, recovery: 3s, adaptive: false}
+expect:
+  - {alert: TeamRatioBroken, silent: true}
+  - {alert: ModelErrorRateHigh, silent: true}
+"""
 
 
 def _paging_elsewhere() -> dict[str, Any]:
@@ -59,9 +85,11 @@ def staging(toxiproxy_server, tmp_path: Path) -> Iterator[dict[str, Any]]:
         assert requests.post(f"{zone_b}/proxies", json=body, timeout=5).status_code == 201
         am = backends.start_alertmanager(_paging_elsewhere(), tmp_path / "alertmanager")
         stop.callback(am.stop)
+        team = tmp_path / "team.rules.yml"
+        team.write_text(yaml.safe_dump(TEAM_RULES))
         prom = backends.start_prometheus(
             tmp_path / "prometheus",
-            rule_files=observability.rule_files(),
+            rule_files=[*observability.rule_files(), team],
             alertmanager_url=str(am.info["url"]),
             scrape_configs=observability.scrape_configs(stack.scrape_targets()),
         )
@@ -71,7 +99,7 @@ def staging(toxiproxy_server, tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield {**urls, "stack": stack}
 
 
-def _environment(staging: dict[str, Any], path: Path) -> Path:
+def _environment(staging: dict[str, Any], path: Path, **extra: Any) -> Path:
     stack: Stack = staging["stack"]
     env = {
         "model_server": stack.endpoints["model_server"],
@@ -82,6 +110,7 @@ def _environment(staging: dict[str, Any], path: Path) -> Path:
         "traces_api": "tempo",
         "targets": {"feature-store": {"proxy": PROXY, "toxiproxy": [staging["a"], staging["b"]]}},
         "allow_hosts": ["127.0.0.1"],
+        **extra,
     }
     path.write_text(yaml.safe_dump(env))
     return path
@@ -101,6 +130,7 @@ def test_feature_store_latency_passes_on_an_external_environment(staging, tmp_pa
 
     result = json.loads((tmp_path / "out.json").read_text())
     assert (proc.returncode, result["verdict"]) == (0, "pass"), out
+    assert "Watchdog" in result["unnamed_alerts"]  # fired throughout, blocked nothing, listed
     alert = next(c for c in result["checks"] if c["name"].startswith("ModelLatencyHigh"))
     assert alert["evidence"]["notified_via"] == "alertmanager_api", alert["detail"]
     assert alert["evidence"]["receivers"] == ["ml-oncall"]
@@ -109,3 +139,34 @@ def test_feature_store_latency_passes_on_an_external_environment(staging, tmp_pa
     assert fault["evidence"]["toxiproxy"] == [staging["a"], staging["b"]]
     assert _toxics(staging["a"]) == _toxics(staging["b"]) == []  # reverted on both
     assert SinkClient(staging["stack"].endpoints["sink"]).notifications() == []
+
+
+def _run(tmp_path: Path, scenario: Path, env: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    argv = [sys.executable, "-m", "gameday", "run", str(scenario), "--env", str(env), *extra]
+    argv += ["--json", "out.json", "--journal", "journal", "--workdir", "runs", "--no-history"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    out = tmp_path / "out.json"
+    result = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, result, proc.stdout + proc.stderr
+
+
+def test_a_rule_that_errors_at_evaluation_is_never_called_silent(staging, tmp_path: Path):
+    scenario = tmp_path / "broken.yaml"
+    scenario.write_text(BROKEN_SILENT)
+    code, result, out = _run(tmp_path, scenario, _environment(staging, tmp_path / "env.yaml"))
+    assert (code, result["verdict"]) == (1, "fail"), out
+    checks = {c["name"]: c for c in result["checks"]}
+    broken = checks["TeamRatioBroken stays silent"]
+    assert not broken["passed"] and not broken["decided"], broken["detail"]
+    assert "health 'err'" in broken["detail"] and "duplicate series" in broken["detail"]
+    assert checks["ModelErrorRateHigh stays silent"]["passed"]  # a healthy rule, with load
+
+
+def test_an_alert_the_environment_names_blocks_the_steady_state(staging, tmp_path: Path):
+    """``steady_state: {alerts: [...]}``: the team's page-worthy alerts must be quiet first."""
+    env = _environment(staging, tmp_path / "env.yaml", steady_state={"alerts": ["Watchdog"]})
+    code, result, out = _run(tmp_path, SCENARIO, env, "--settle", "5")
+    reason = result.get("reason", "")
+    assert (code, result["verdict"]) == (3, "aborted"), out
+    assert "Watchdog (firing)" in reason and "nothing was injected" in reason
+    assert result["faults"][0]["applied_at"] is None

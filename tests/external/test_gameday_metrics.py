@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from fixtures.runs import synthetic_record, synthetic_result
+from fixtures.runs import T0, synthetic_result, synthetic_scenario
 
 from gameday.errors import ScenarioError
 from gameday.run import metrics
-from gameday.run.record import Phase
+from gameday.run.record import FaultRecord, Phase, RunRecord
+from gameday.run.session import embedded_template
 from gameday.stack.launcher import Stack
 from gameday.telemetry.prometheus import PrometheusClient
 from gameday.testing import wait_until
@@ -38,10 +39,19 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+def _under_fault() -> RunRecord:
+    """The synthetic game day as the runner holds it 10 s into its fault phase: the baseline
+    is over, the fault phase runs, the fault is applied and not yet reverted."""
+    scenario = synthetic_scenario()
+    record = RunRecord(scenario, embedded_template(), started_at=T0)
+    record.phases["baseline"] = Phase("baseline", T0, T0 + 20, planned_s=20)
+    record.phases["fault"] = Phase("fault", T0 + 20, planned_s=25)
+    record.faults.append(FaultRecord(0, scenario.faults[0], "f0", "proxy", applied_at=T0 + 20))
+    return record
+
+
 def test_fault_and_phase_gauges_follow_the_run_as_it_stands():
-    record = synthetic_record()
-    record.phases["fault"] = Phase("fault", record.phases["fault"].start)  # still running
-    record.faults[0].reverted_at = None
+    record = _under_fault()
     exporter = metrics.Exporter()
 
     exporter.update(record)
@@ -51,6 +61,16 @@ def test_fault_and_phase_gauges_follow_the_run_as_it_stands():
     assert _sample(text, "gameday_fault_active", scenario=scenario, **fault) == 1.0
     assert _sample(text, "gameday_phase", phase="fault", scenario=scenario) == 1.0
     assert _sample(text, "gameday_phase", phase="baseline", scenario=scenario) == 0.0
+
+    record.faults[0].reverted_at = T0 + 45  # the fault is reverted, the recovery begins
+    record.phases["fault"].end = T0 + 45
+    record.phases["recovery"] = Phase("recovery", T0 + 45, planned_s=15)
+    exporter.update(record)
+
+    text = exporter.text()
+    assert _sample(text, "gameday_fault_active", scenario=scenario, **fault) == 0.0
+    assert _sample(text, "gameday_phase", phase="recovery", scenario=scenario) == 1.0
+    assert _sample(text, "gameday_phase", phase="fault", scenario=scenario) == 0.0
 
 
 def test_a_finished_scenario_publishes_verdict_checks_and_detection_time():
@@ -85,7 +105,7 @@ def test_a_bad_metrics_listen_address_is_bad_input(text):
 def test_metrics_are_off_unless_asked():
     with metrics.exporting(None, None) as exporter:
         assert exporter is None
-        metrics.update(synthetic_record())  # a no-op, never an error
+        metrics.update(_under_fault())  # a no-op, never an error
 
 
 def test_a_run_announces_its_endpoint_for_file_sd_and_withdraws_it_on_exit(tmp_path):

@@ -220,6 +220,165 @@ def test_down_fault_leaves_an_already_disabled_proxy_disabled(servers):
     assert not _enabled(url_b)
 
 
+# --- whether the fault took effect (the servers' counters) ----------------------------------------
+
+
+def test_latency_fault_with_traffic_took_effect(servers):
+    url, port = servers[0]
+    injector = LatencyInjector()
+    applied = injector.apply(_ctx([url], {"latency_ms": 20}))
+    with connect(port) as sock:
+        round_trip(sock, b"0123456789")
+    reverted = injector.revert(applied)
+    [counted] = reverted["stats_at_revert"]
+    assert counted["toxic"] == {"chunks": 1, "bytes": 10, "connections": 1}
+    effect = injector.effect(applied, reverted)
+    assert effect is not None and effect.took_effect is True
+    assert effect.evidence["chunks"] == 1 and effect.evidence["bytes"] == 10
+
+
+def test_latency_fault_without_traffic_took_no_effect(servers):
+    url, _ = servers[0]
+    injector = LatencyInjector()
+    applied = injector.apply(_ctx([url], {"latency_ms": 20}))
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is False
+    assert effect.detail == f"no data crossed {PROXY} while the toxic was on"
+
+
+def test_counters_are_read_on_every_server_before_the_toxic_goes(servers):
+    """Traffic through the second server only: the fault took effect there."""
+    urls = [url for url, _ in servers]
+    injector = TimeoutInjector()
+    applied = injector.apply(_ctx(urls, {"timeout_ms": 0}))
+    with connect(servers[1][1]) as sock:
+        sock.sendall(b"ping")
+        wait_until(lambda: _toxic_chunks(urls[1], "gameday-f1-timeout") == 1)
+    reverted = injector.revert(applied)
+    assert [s["toxiproxy"] for s in reverted["stats_at_revert"]] == urls
+    assert [s["toxic"]["chunks"] for s in reverted["stats_at_revert"]] == [0, 1]
+    assert all(_toxics(url) == [] for url in urls)
+    effect = injector.effect(applied, reverted)
+    assert effect is not None and effect.took_effect is True
+
+
+def test_traffic_the_toxic_did_not_act_on_is_no_effect(servers):
+    url, port = servers[0]
+    injector = LatencyInjector()
+    applied = injector.apply(_ctx([url], {"latency_ms": 20, "toxicity": 0.0}))
+    with connect(port) as sock:
+        round_trip(sock, b"12345")
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is False
+    assert effect.detail == f"5 bytes crossed {PROXY} but the toxic acted on none of them " + (
+        "(toxicity 0.0)"
+    )
+
+
+def test_a_toxic_gone_before_the_revert_cannot_tell(servers):
+    url, _ = servers[0]
+    injector = LatencyInjector()
+    applied = injector.apply(_ctx([url], {"latency_ms": 1}, ttl_s=0.2))
+    wait_until(lambda: _toxics(url) == [])
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is None
+    assert "gone before the revert" in effect.detail
+
+
+def test_a_server_without_counters_cannot_tell(servers):
+    """A real toxiproxy-server answers 404 on the stats path: the fault still works."""
+    url, port = servers[0]
+    with _without_stats(url) as real:
+        injector = LatencyInjector()
+        applied = injector.apply(_ctx([real], {"latency_ms": 20}))
+        with connect(port) as sock:
+            assert round_trip(sock) >= 0.019
+        reverted = injector.revert(applied)
+        down = DownInjector()
+        down_applied = down.apply(_ctx([real]))
+        down.revert(down_applied)
+    assert _toxics(url) == []
+    for effect in (injector.effect(applied, reverted), down.effect(down_applied, {})):
+        assert effect is not None and effect.took_effect is None
+        assert effect.detail == "target keeps no counters"
+
+
+def test_down_fault_on_a_link_in_use_took_effect(servers):
+    url, port = servers[0]
+    with connect(port) as sock:
+        round_trip(sock, b"abc")
+    injector = DownInjector()
+    applied = injector.apply(_ctx([url]))
+    [stats] = applied.evidence["stats_at_apply"]
+    assert stats["enabled"] is False and stats["bytes"] == {"upstream": 3, "downstream": 3}
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is True
+
+
+def test_down_fault_on_an_unused_link_took_no_effect(servers):
+    url, _ = servers[0]
+    injector = DownInjector()
+    applied = injector.apply(_ctx([url]))
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is False
+    assert "no data had crossed" in effect.detail
+
+
+def test_down_fault_on_a_link_already_down_took_no_effect(servers):
+    url, _ = servers[0]
+    requests.post(f"{url}/proxies/{PROXY}", json={"enabled": False}, timeout=5)
+    injector = DownInjector()
+    applied = injector.apply(_ctx([url]))
+    effect = injector.effect(applied, injector.revert(applied))
+    assert effect is not None and effect.took_effect is False
+    assert "already disabled" in effect.detail
+
+
+def _toxic_chunks(url: str, toxic: str) -> int:
+    stats = requests.get(f"{url}/proxies/{PROXY}/stats", timeout=5).json()
+    return int(stats["toxics"][toxic]["chunks"])
+
+
+@contextlib.contextmanager
+def _without_stats(upstream: str) -> Iterator[str]:
+    """A front for ``upstream``'s API that has no stats endpoint, as a real toxiproxy-server
+    (whose router answers ``404 page not found`` in plain text for a path it does not know)."""
+
+    class Front(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            if self.path.endswith("/stats"):
+                self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            reply = requests.request(
+                self.command, upstream + self.path, timeout=5,
+                data=self.rfile.read(length) if length else None,
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            self._send(reply.status_code, reply.content, "application/json")
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_DELETE = _forward  # noqa: N815 - http.server's naming
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 # --- failures are loud, partial applies are undone ------------------------------------------------
 
 

@@ -3,46 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
-
-class Browser:
-    """Open local pages in a fresh headless Chromium profile (one per call)."""
-
-    def __init__(self, binary: str, profiles: Path) -> None:
-        self.binary = binary
-        self.profiles = profiles
-        self._n = 0
-
-    def _run(self, page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-        self._n += 1
-        profile = self.profiles / f"profile-{self._n}"
-        argv = [self.binary, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
-
-    def dom(self, page: Path) -> str:
-        """The page's DOM after load (``--dump-dom``)."""
-        return self._run(page, "--dump-dom").stdout
-
-    def screenshot(self, page: Path, out: Path, size: str = "1400,3000") -> Path:
-        """A PNG of the page; its path is printed so a person can look at it."""
-        self._run(page, f"--screenshot={out}", f"--window-size={size}")
-        print(f"screenshot: {out}")
-        return out
+from fixtures.browser import Browser
 
 
 @pytest.fixture

@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fixtures.runs import synthetic_alerts, synthetic_result, synthetic_trace
+from fixtures.browser import Browser
+from fixtures.runs import synthetic_result
 
-from gameday.report import assemble, render_html
-from gameday.report.data import waterfall
+from gameday.report import collect, render_html
 
 
-def test_browser_shows_verdict_charts_and_one_row_per_check(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    data = assemble(
-        synthetic_result(),
-        synthetic_alerts(),
-        waterfall(synthetic_trace(), "slowest request analysed by the root-cause check"),
-    )
+def test_browser_shows_verdict_charts_and_one_row_per_check(
+    browser: Browser, tmp_path: Path
+) -> None:
+    data = collect(synthetic_result())
     page = tmp_path / "synthetic-latency.html"
     page.write_text(render_html(data))
     dom = browser.dom(page)
@@ -24,5 +22,6 @@ def test_browser_shows_verdict_charts_and_one_row_per_check(browser, tmp_path: P
     charts = re.findall(r'<svg [^>]*class="chart (\S+)"', dom)
     assert charts == ["timeline", "root-cause", "waterfall"]
     assert len(re.findall(r'<tr class="check ', dom)) == len(data.checks) == 4
+    assert "not named by the scenario: ErrorBudgetBurn" in dom
     shot = browser.screenshot(page, tmp_path / "synthetic-latency.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

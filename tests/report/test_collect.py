@@ -1,87 +1,111 @@
-"""Collecting report data from the stack's clients, with fakes standing in for the stack."""
+"""What the report reads from a run's evidence: alert rows from its episodes, the slow trace
+from the traces the bundle holds, and notes for whatever the evidence lacks. No stack."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+import itertools
 
-from fixtures.runs import TRACE_ID, synthetic_record, synthetic_result, synthetic_trace
+from fixtures.runs import TRACE_ID, judged, synthetic_builder, synthetic_result
 
-from gameday.errors import StackUnavailable
+from gameday.evidence.model import TracesEvidence
 from gameday.report import collect
 from gameday.report.collect import candidates
-from gameday.telemetry.prometheus import Series
-from gameday.telemetry.spans import Trace
 
 
-class FakePrometheus:
-    """ALERTS as Prometheus returns them: one series per alert state, a point per second."""
-
-    def __init__(self, t0: float) -> None:
-        self.t0 = t0
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        def series(state: str, a: float, b: float) -> Series:
-            labels = {"alertname": "ModelLatencyHigh", "alertstate": state, "service": "ms"}
-            points = tuple((self.t0 + t, 1.0) for t in range(int(a), int(b)))
-            return Series(labels, points)
-
-        found = [series("pending", 23, 26), series("firing", 26, 50)]
-        if expr == "ALERTS":
-            return found
-        return found if "ModelLatencyHigh" in expr else []
-
-
-class FakeTraces:
-    def __init__(self, traces: dict[str, Trace]) -> None:
-        self.traces = traces
-        self.asked: list[str] = []
-
-    def get_trace(self, trace_id: str) -> Trace | None:
-        self.asked.append(trace_id)
-        return self.traces.get(trace_id)
-
-
-@dataclasses.dataclass
-class FakeObserve:
-    prometheus: Any
-    traces: Any
-    evaluation_interval: float = 1.0
-
-
-def _with(observe: FakeObserve) -> Any:
-    result = synthetic_result()
-    result.record.observe = observe  # type: ignore[assignment]
-    return result
-
-
-def test_collect_reads_alert_episodes_and_a_slow_trace() -> None:
-    t0 = synthetic_record().started_at
-    traces = FakeTraces({TRACE_ID: synthetic_trace()})
-    data = collect(_with(FakeObserve(FakePrometheus(t0), traces)))
+def test_alert_rows_come_from_the_episodes_expected_alerts_first() -> None:
+    data = collect(synthetic_result())
     assert data.notes == ()
-    [row] = data.alerts
-    assert row.alert == "ModelLatencyHigh" and row.expected == "fires"
-    [span] = row.spans
-    assert (span.start, span.firing, span.end) == (23.0, 26.0, 50.0)
+    assert [(r.alert, r.expected) for r in data.alerts] == [
+        ("ModelLatencyHigh", "fires"),
+        ("FeatureNullRateHigh", "silent"),
+        ("ErrorBudgetBurn", ""),
+    ]
+    latency, nulls, burn = (row.spans for row in data.alerts)
+    # times since the run started; firing is the first firing sample (evaluations every 1 s)
+    assert [(s.start, s.firing, s.end, s.labels) for s in latency] == [
+        (23.0, 27.0, 50.0, "service=model-server")
+    ]
+    assert [(s.start, s.firing, s.end) for s in nulls] == [(29.0, 32.0, 36.0)]
+    assert [(s.start, s.firing, s.end) for s in burn] == [(30.0, None, 34.0)]
+
+
+def test_an_episode_still_active_is_open_and_one_over_before_the_run_is_left_out() -> None:
+    builder = synthetic_builder()
+    builder.episode("ServiceDown", firing=-20, resolved=-10)  # resolved before the run began
+    builder.episode("DriftHigh", pending=50, firing=54)  # never resolved
+    rows = {r.alert: r.spans for r in collect(judged(builder)).alerts}
+    assert "ServiceDown" not in rows
+    [drift] = rows["DriftHigh"]
+    assert (drift.start, drift.firing, drift.end) == (50.0, 54.0, None)
+
+
+def test_the_slow_trace_is_the_root_cause_checks_slowest_example() -> None:
+    data = collect(synthetic_result())
     assert data.waterfall is not None and data.waterfall.trace_id == TRACE_ID
+    assert data.waterfall.why.startswith("slowest request analysed by the root-cause check: 950")
+    assert [s.name for s in data.waterfall.spans][:2] == ["POST /predict", "feature_store.get"]
 
 
-def test_collect_notes_what_the_stack_could_not_give() -> None:
-    class Down:
-        def query_range(self, *args: object) -> list[Series]:
-            raise StackUnavailable("prometheus is down")
+def test_the_slow_trace_is_one_the_bundle_holds() -> None:
+    """An example whose spans the backend never returned is passed over for the next one."""
+    result = synthetic_result()
+    traces = result.evidence.traces
+    lost = traces.model_copy(update={"traces": {**traces.traces, TRACE_ID: None}})
+    result.evidence = result.evidence.model_copy(update={"traces": lost})
+    examples = result.checks[1].evidence["examples"]
+    assert isinstance(examples, list) and examples[0] == TRACE_ID
+    waterfall = collect(result).waterfall
+    assert waterfall is not None and waterfall.trace_id == examples[1]
+    assert waterfall.why.startswith("slowest request analysed by the root-cause check")
 
-    data = collect(_with(FakeObserve(Down(), FakeTraces({}))))
-    assert any("alert episodes unavailable" in n and "prometheus is down" in n for n in data.notes)
-    assert data.alerts == () and data.waterfall is None
-    assert data.verdict == "fail" and len(data.checks) == 4  # the rest of the report stands
 
-
-def test_trace_candidates_start_with_the_root_cause_examples() -> None:
-    found = candidates(synthetic_result())
-    first, why = next(found)
-    assert first.trace_id == TRACE_ID and "root-cause" in why
-    second, why = next(found)
-    assert not second.ok and second.trace_id != TRACE_ID
+def test_trace_candidates_start_with_the_root_cause_examples_then_failed_requests() -> None:
+    result = synthetic_result()
+    examples = result.checks[1].evidence["examples"]
+    assert isinstance(examples, list) and examples[0] == TRACE_ID
+    found = list(itertools.islice(candidates(result), len(examples) + 1))
+    assert [r.trace_id for r, _ in found[:-1]] == examples
+    assert all("root-cause" in why for _, why in found[:-1])
+    after, why = found[-1]
+    assert not after.ok and after.trace_id not in examples
     assert why == "failed request of the fault window"
+
+
+def test_without_a_root_cause_check_a_failed_request_of_the_fault_window_is_shown() -> None:
+    result = synthetic_result()
+    result.checks = [c for c in result.checks if c.kind != "root_cause"]
+    waterfall = collect(result).waterfall
+    assert waterfall is not None
+    assert waterfall.why.startswith("failed request of the fault window")
+    assert waterfall.why.endswith("failed (status 504)")
+    assert [s.name for s in waterfall.spans if s.error] == ["POST /predict", "feature_store.get"]
+
+
+def test_collect_notes_what_the_evidence_lacks_and_the_rest_of_the_report_stands() -> None:
+    builder = synthetic_builder().no_prometheus()
+    builder.traces(TracesEvidence(error="tempo at http://127.0.0.1:3200 did not answer"))
+    data = collect(judged(builder))
+    assert data.notes == (
+        "alert episodes unavailable: no Prometheus evidence in the bundle",
+        "traces unavailable: tempo at http://127.0.0.1:3200 did not answer",
+    )
+    assert data.alerts == () and data.waterfall is None and data.unnamed == ()
+    # every check is still shown, and none passes on evidence that is not there
+    assert data.verdict == "fail" and len(data.checks) == 4
+    assert not any(c.passed for c in data.checks if c.kind in ("alert", "root_cause"))
+    assert data.load.requests == 600 and len(data.buckets) == 60
+
+
+def test_collect_notes_alert_evidence_that_could_only_be_read_in_part() -> None:
+    result = synthetic_result()
+    alerts = result.evidence.alerts
+    assert alerts is not None
+    partial = alerts.model_copy(update={"errors": ("rules: prometheus answered 503",)})
+    result.evidence = result.evidence.model_copy(update={"alerts": partial})
+    data = collect(result)
+    assert data.notes == ("alert evidence incomplete: rules: prometheus answered 503",)
+    assert [r.alert for r in data.alerts] == [  # what was read is shown
+        "ModelLatencyHigh",
+        "FeatureNullRateHigh",
+        "ErrorBudgetBurn",
+    ]

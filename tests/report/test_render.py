@@ -5,25 +5,17 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from fixtures.runs import (
-    TRACE_ID,
-    synthetic_alerts,
-    synthetic_result,
-    synthetic_trace,
-)
+from fixtures.runs import TRACE_ID, judged, synthetic_builder, synthetic_result, synthetic_trace
 
-from gameday.report import assemble, render_html, render_index
+from gameday.evidence.requests import from_columns
+from gameday.report import assemble, collect, render_html, render_index
 from gameday.report.data import buckets, waterfall
 from gameday.report.svg import nice_ticks
 
 
 def _report(**kw: object) -> str:
-    data = assemble(
-        synthetic_result(**kw),  # type: ignore[arg-type]
-        synthetic_alerts(),
-        waterfall(synthetic_trace(), "slowest request analysed by the root-cause check"),
-    )
-    return render_html(data)
+    """The page ``gameday report`` writes for the synthetic run (from its evidence alone)."""
+    return render_html(collect(synthetic_result(**kw)))  # type: ignore[arg-type]
 
 
 def _svgs(page: str) -> list[ET.Element]:
@@ -33,7 +25,8 @@ def _svgs(page: str) -> list[ET.Element]:
 
 def test_buckets_are_per_second_with_percentiles_and_error_rate() -> None:
     result = synthetic_result()
-    rows = buckets(result.record.requests, result.record.started_at, result.record.finished_at)
+    requests = from_columns(result.evidence.load.requests)
+    rows = buckets(requests, result.started_at, result.finished_at)
     assert len(rows) == 60
     assert all(b.requests == 10 for b in rows)
     assert rows[5].p95_ms is not None and rows[5].p95_ms < 40
@@ -97,6 +90,23 @@ def test_aborted_run_report_says_why_and_has_no_checks() -> None:
     assert "No check was verified" in page
 
 
+def test_report_lists_alerts_active_during_the_run_that_the_scenario_did_not_name() -> None:
+    """ErrorBudgetBurn went pending under the fault; ServiceDown had resolved before the run."""
+    result = judged(synthetic_builder().episode("ServiceDown", firing=-20, resolved=-10))
+    assert result.unnamed_alerts() == ["ErrorBudgetBurn"]
+    data = collect(result)
+    assert data.unnamed == ("ErrorBudgetBurn",)
+    footer = render_html(data).split("<footer>")[1]
+    assert "Also active during the run, not named by the scenario: ErrorBudgetBurn<" in footer
+
+
+def test_an_inconclusive_run_report_says_the_fault_never_took_effect() -> None:
+    page = _report(no_effect="p95 of feature-store calls unchanged (21 ms)")
+    assert 'id="verdict">INCONCLUSIVE<' in page
+    assert "<h2>Inconclusive</h2>" in page
+    assert "the fault never took effect: network.latency@feature-store: p95 of" in page
+
+
 def test_index_links_every_scenario() -> None:
     entries = [
         {"scenario": "a", "verdict": "pass", "duration_s": 1.0, "passed": 2, "checks": 2,
@@ -107,6 +117,10 @@ def test_index_links_every_scenario() -> None:
     page = render_index(entries)
     assert 'href="a.html"' in page and 'href="b.html"' in page
     assert 'id="verdict">FAIL<' in page
+    unsure = {**entries[1], "verdict": "inconclusive"}
+    assert 'id="verdict">INCONCLUSIVE<' in render_index([entries[0], unsure])
+    stopped = {**entries[0], "verdict": "aborted"}
+    assert 'id="verdict">ABORTED<' in render_index([stopped, unsure, entries[1]])
 
 
 def test_nice_ticks_cover_the_peak_with_round_steps() -> None:

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from fixtures.browser import Browser
+from fixtures.cli import GamedayCli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,8 +32,8 @@ expect:
 
 
 def test_a_run_writes_report_junit_summary_and_history(
-    gameday_cli, endpoints_file: Path, tmp_path: Path, browser
-) -> None:  # type: ignore[no-untyped-def]
+    gameday_cli: GamedayCli, endpoints_file: Path, tmp_path: Path, browser: Browser
+) -> None:
     scenario = tmp_path / "report-latency.yaml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "out"
@@ -64,3 +66,18 @@ def test_a_run_writes_report_junit_summary_and_history(
     dom = browser.dom(page)
     assert re.search(r'id="verdict"[^>]*>PASS<', dom)
     browser.screenshot(page, tmp_path / "report-latency.png")
+
+    # The run's bundle alone makes the same report again (gameday report RUN_DIR).
+    [run_dir] = (tmp_path / "runs").iterdir()
+    again = gameday_cli("report", str(run_dir), "--out", str(tmp_path / "again"), timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rebuilt = (tmp_path / "again" / "report-latency.html").read_text()
+    assert 'id="verdict">PASS<' in rebuilt and rebuilt.count('<tr class="check ') == 3
+    assert 'class="detection"' in rebuilt and 'class="firing"' in rebuilt
+    assert _trace_shown(rebuilt) == _trace_shown(html) is not None
+
+
+def _trace_shown(page: str) -> str | None:
+    """The id of the trace the report's waterfall shows."""
+    found = re.search(r"Trace <code>([0-9a-f]+)</code>", page)
+    return found.group(1) if found else None

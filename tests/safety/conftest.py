@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from safety_harness import data_faults, toxics
+from fixtures.safety_harness import data_faults, toxics
 
 from gameday.servers.toxiproxy import running_server
 from gameday.telemetry.prometheus import PrometheusClient

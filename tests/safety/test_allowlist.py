@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from safety_harness import SCENARIOS
+from fixtures.safety_harness import SCENARIOS
 
 ALLOW = "allow_hosts: [127.0.0.1, localhost]\n"
 TP = "toxiproxy: http://127.0.0.1:9\n"
@@ -79,6 +79,7 @@ def test_a_scenario_sending_load_outside_the_allowlist_is_refused_unseen(
     scenario.write_text(
         "name: far-load\nload: {users: 1, spawn_rate: 1, host: " + url + "}\n"
         "timeline: {baseline: 1s, fault: 1s, recovery: 0s}\n"
+        "expect:\n  - {alert: ModelErrorRateHigh, silent: true}\n"
     )
     env = "toxiproxy: http://127.0.0.1:9\nprometheus: http://127.0.0.1:9\n" + ALLOW
     done = _run(tmp_path, scenario, env)

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from safety_harness import Run
+from fixtures.safety_harness import Run
 
 from gameday.stack.launcher import Stack
 from gameday.testing import wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from safety_harness import Run, toxics
+from fixtures.safety_harness import Run, toxics
 
 from gameday.stack.launcher import Stack
 from gameday.telemetry.prometheus import PrometheusClient

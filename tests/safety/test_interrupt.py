@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from safety_harness import SCENARIOS, Run, data_faults, env_file, toxics, toxiproxy_front
+from fixtures.safety_harness import SCENARIOS, Run, data_faults, env_file, toxics, toxiproxy_front
 
 from gameday.stack.launcher import Stack
 from gameday.testing import wait_until

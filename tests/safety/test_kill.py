@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from safety_harness import Run, data_faults, env_file, recover, toxics, toxiproxy_front
+from fixtures.safety_harness import Run, data_faults, env_file, recover, toxics, toxiproxy_front
 
 from gameday.stack.launcher import Stack
 from gameday.testing import wait_until

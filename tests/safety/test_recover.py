@@ -16,14 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from fixtures.safety_harness import dead_owner, latency_fault, recover, toxics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safety_harness import dead_owner, latency_fault, recover, toxics
 
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
+from gameday.injectors.data import LabelFlipInjector
 from gameday.registry import PluginError, load_injectors
+from gameday.scenario.environment import Environment
+from gameday.stack.launcher import Stack
 from gameday.undo import recover as recovering
 from gameday.undo.journal import Entry, Journal
+from gameday.undo.log import UndoLog
 
 
 def test_recover_reverts_what_a_killed_run_applied_and_empties_the_journal(
@@ -117,6 +122,53 @@ def test_faults_on_a_stack_the_run_started_itself_went_with_it(
     assert done.stdout.startswith("gone ")
     assert "recover: 1 gone; 0 failed" in done.stderr
     assert journal.entries() == []
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["applied", "intent-only"])
+def test_recover_removes_a_learning_loop_fault_through_the_control_api(
+    stack: Stack, journal: Journal, recorded: bool
+) -> None:
+    """A label feed fault lives behind the stack's control API (no producer): recover removes
+    it whether the run recorded apply's answer or was killed before it could."""
+    fault_id = f"crashed-0-feed-{recorded}"
+    control = stack.endpoints["control"]
+    try:
+        entry = _feed_fault(journal, stack.endpoints, fault_id, recorded=recorded)
+        assert entry.ttl_enforced  # the label feed expires it by itself: no watchdog needed
+        assert _feed_faults(control) == [fault_id]
+        done = recover(journal.directory)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith(f"reverted  data.label_flip on labels (fault {fault_id})")
+        assert _feed_faults(control) == []
+        assert journal.entries() == []
+    finally:  # leave the shared stack healthy even if recover failed
+        requests.delete(f"{control}/services/label-feed/faults/{fault_id}", timeout=5)
+
+
+def _feed_fault(
+    journal: Journal, endpoints: Mapping[str, Any], fault_id: str, *, recorded: bool
+) -> Entry:
+    """A label flip applied on the stack's label feed with its journal entry, as a run that was
+    then killed leaves them (``recorded=False``: killed before apply's answer was written)."""
+    env = Environment.from_endpoints(endpoints, source="env.yaml")
+    injector = LabelFlipInjector()
+    target = env.resolve("labels", injector)
+    ctx = FaultContext(fault_id, target, {"fraction": 0.01}, ttl_s=300.0)
+    undo = UndoLog(journal, env, event=lambda _: None)
+    undo.prepare(fault_id, injector, target)
+    undo.intend(injector, ctx)
+    applied = injector.apply(ctx)
+    if recorded:
+        undo.applied(applied)
+    [entry] = [e for e in journal.entries() if e.fault_id == fault_id]
+    journal.write(replace(entry, owner=dead_owner()))
+    return entry
+
+
+def _feed_faults(control: str) -> list[str]:
+    """Ids of the faults the label feed applies now (asked through the control API)."""
+    reply = requests.get(f"{control}/services/label-feed/faults", timeout=5)
+    return [f["id"] for f in reply.json()["faults"]]
 
 
 class _Opaque(Injector):

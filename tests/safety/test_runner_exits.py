@@ -1,25 +1,27 @@
-"""Every way out of a run reverts every fault: a bug, a Ctrl-C mid-apply, a guard in recovery.
+"""Every way out of a run reverts every fault: a bug, a Ctrl-C mid-apply, a guard breached.
 
-The runner runs in this process with recording injectors and no stack (Prometheus answers
-"nothing firing"), so each exit path is provoked exactly where it hurts.
+The runner runs in this process on its seams: recording injectors, and a scripted evidence
+source instead of a stack (Prometheus fires what the test says), so each exit path is
+provoked exactly where it hurts.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gameday.errors import InjectionError
+from gameday.evidence.testing import ScriptedSource
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
 from gameday.registry import Registry, load_injectors
-from gameday.run import runner
 from gameday.run.console import Console
 from gameday.run.results import ScenarioResult
+from gameday.run.runner import RunOptions, Seams, run_scenario
 from gameday.scenario.environment import Environment
 from gameday.scenario.model import parse_scenario
 from gameday.undo.journal import Journal
@@ -33,7 +35,15 @@ timeline: {baseline: 0s, fault: 3s, recovery: 2s, adaptive: false}
 faults:
   - {injector: test.recording, target: feature-store}
   - {injector: test.recording, target: feature-store, start: 0.5s}
+guards:
+  - {alert: CustomerImpact}
+expect:
+  - {alert: ModelLatencyHigh, fires_within: 3s}
 """
+GUARD_IN_FAULT = "guard breached in fault: alert CustomerImpact is firing; every fault reverted"
+GUARD_IN_RECOVERY = (
+    "guard breached in recovery: alert CustomerImpact is firing; every fault reverted"
+)
 
 
 class Recording(Injector):
@@ -61,78 +71,104 @@ class Recording(Injector):
         return True
 
 
+Run = Callable[[ScriptedSource], ScenarioResult]
+
+
 @pytest.fixture
-def run(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, journal: Journal
-) -> Callable[[], ScenarioResult]:
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, journal: Journal) -> Run:
+    """Run the scenario with the recording injector and the given scripted source."""
     known: Registry[Injector] = load_injectors(modules=(), entry_points=[])
     known.register(Recording, origin="tests", builtin=False)
-    monkeypatch.setattr(runner.registry, "injectors", lambda: known)
-    monkeypatch.setattr(runner, "_firing", lambda _run: [])
-    monkeypatch.setattr(runner, "TICK_S", 0.02)
     Recording.applied, Recording.reverted = [], []
     monkeypatch.setattr(Recording, "during_apply", staticmethod(lambda: None))
     scenario = parse_scenario(SCENARIO, "exits.yaml", known, environment=ENV)
+    options = RunOptions(settle_s=1, tick_s=0.02, decide_every_s=0.02, journal=journal)
 
-    def go() -> ScenarioResult:
-        return runner.run_scenario(
-            scenario, ENV, Console(quiet=True), tmp_path, settle_s=1, journal=journal
-        )
+    def go(source: ScriptedSource) -> ScenarioResult:
+        seams = Seams(source=source, injectors=known)
+        return run_scenario(scenario, ENV, Console(quiet=True), tmp_path, options, seams)
 
     return go
 
 
-def test_a_bug_mid_fault_still_reverts_every_applied_fault(
-    run: Callable[[], ScenarioResult], monkeypatch: pytest.MonkeyPatch, journal: Journal
-) -> None:
-    def boom(_run: Any, _elapsed: float) -> None:
+def _once(condition: Callable[[], bool], alerts: Sequence[str]) -> Callable[[float], list[str]]:
+    """Prometheus fires ``alerts`` from the moment ``condition`` holds, and keeps firing them."""
+    seen = False
+
+    def firing(_now: float) -> list[str]:
+        nonlocal seen
+        seen = seen or condition()
+        return list(alerts) if seen else []
+
+    return firing
+
+
+def test_a_bug_mid_fault_still_reverts_every_applied_fault(run: Run, journal: Journal) -> None:
+    def bug() -> None:
         if len(Recording.applied) == 2:
             raise RuntimeError("a bug in the fault loop")
 
-    monkeypatch.setattr(runner, "_revert_due", boom)
     with pytest.raises(RuntimeError, match="a bug"):
-        run()
+        run(ScriptedSource(on_tick=bug))
+    assert len(Recording.applied) == 2
     assert sorted(Recording.reverted) == sorted(Recording.applied)
     assert journal.entries() == []
 
 
 def test_ctrl_c_during_an_apply_waits_for_it_then_reverts_it(
-    run: Callable[[], ScenarioResult], monkeypatch: pytest.MonkeyPatch, journal: Journal
+    run: Run, monkeypatch: pytest.MonkeyPatch, journal: Journal
 ) -> None:
     """A Ctrl-C landing inside apply must not lose a fault the server already holds."""
     monkeypatch.setattr(
         Recording, "during_apply", staticmethod(lambda: os.kill(os.getpid(), signal.SIGINT))
     )
-    result = run()
-    assert result.record.aborted == "interrupted by SIGINT"
+    result = run(ScriptedSource())
+    assert (result.verdict, result.aborted) == ("aborted", "interrupted by SIGINT")
     assert len(Recording.applied) == 1 and Recording.reverted == Recording.applied
     assert journal.entries() == []
 
 
 def test_an_apply_that_raises_is_undone_and_aborts_the_run(
-    run: Callable[[], ScenarioResult], monkeypatch: pytest.MonkeyPatch, journal: Journal
+    run: Run, monkeypatch: pytest.MonkeyPatch, journal: Journal
 ) -> None:
     def refuse() -> None:
         if Recording.applied:
             raise InjectionError("toxiproxy answered 500")
 
     monkeypatch.setattr(Recording, "during_apply", staticmethod(refuse))
-    result = run()
-    assert "toxiproxy answered 500" in str(result.record.aborted)
+    result = run(ScriptedSource())
+    assert result.verdict == "aborted" and "toxiproxy answered 500" in str(result.aborted)
     assert len(Recording.applied) == 1
     assert len(Recording.reverted) == 2  # the applied one, and the failed one via undo_for
     assert journal.entries() == []
 
 
-def test_guards_are_watched_in_recovery_too(
-    run: Callable[[], ScenarioResult], monkeypatch: pytest.MonkeyPatch, journal: Journal
+def test_an_alert_guard_breached_under_the_fault_reverts_every_fault_and_aborts(
+    run: Run, journal: Journal
 ) -> None:
-    def breach(_guards: Any, record: Any, _firing: Any) -> str | None:
-        return "error rate 90% over 50%" if "recovery" in record.phases else None
-
-    monkeypatch.setattr(runner, "breach", breach)
-    result = run()
-    assert result.record.aborted == (
-        "guard breached in recovery: error rate 90% over 50%; every fault reverted"
-    )
+    """Both faults are on when the guard's alert fires: both come off, the run aborts."""
+    source = ScriptedSource(firing=_once(lambda: len(Recording.applied) == 2, ["CustomerImpact"]))
+    result = run(source)
+    assert (result.verdict, result.aborted) == ("aborted", GUARD_IN_FAULT)
+    assert len(Recording.applied) == 2
     assert sorted(Recording.reverted) == sorted(Recording.applied)
+    assert "recovery" not in result.evidence.timeline.phases  # stopped there, not later
+    assert journal.entries() == []
+
+
+def test_guards_are_watched_in_recovery_too(run: Run, journal: Journal) -> None:
+    """The guard's alert fires only once both faults are reverted: the recovery aborts."""
+    source = ScriptedSource(firing=_once(lambda: len(Recording.reverted) == 2, ["CustomerImpact"]))
+    result = run(source)
+    assert (result.verdict, result.aborted) == ("aborted", GUARD_IN_RECOVERY)
+    assert len(Recording.applied) == 2
+    assert sorted(Recording.reverted) == sorted(Recording.applied)
+    assert journal.entries() == []
+
+
+def test_an_unnamed_alert_firing_throughout_breaches_no_guard(run: Run) -> None:
+    """The reference for the guard tests: only the guard's own alert stops a run."""
+    result = run(ScriptedSource(firing=lambda _now: ["Watchdog"]))
+    assert result.aborted is None
+    assert set(result.evidence.timeline.phases) == {"baseline", "fault", "recovery"}
+    assert sorted(Recording.reverted) == sorted(Recording.applied) and len(Recording.applied) == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from safety_harness import Run, dead_owner, recover
+from fixtures.safety_harness import Run, dead_owner, recover
 
 from gameday.injectors.base import Target
 from gameday.stack.launcher import Stack

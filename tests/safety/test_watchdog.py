@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from safety_harness import Front, dead_owner, toxics, toxiproxy_front
+from fixtures.safety_harness import Front, dead_owner, toxics, toxiproxy_front
 
 from gameday.injectors.base import FaultContext, Target
 from gameday.injectors.network import LatencyInjector
@@ -67,13 +67,13 @@ def test_the_watchdog_outlives_the_process_that_started_it(
 ) -> None:
     """Started by a runner that is then SIGKILLed, it still reverts at the TTL."""
     code = (
-        "import sys; sys.path[:0] = sys.argv[1:2]\n"
+        "import sys; sys.path[:0] = sys.argv[1:3]\n"
         "from test_watchdog import _apply; from gameday.undo.journal import Journal\n"
-        "_apply(Journal(sys.argv[2]), sys.argv[3], 'wd-0-bbbbbb', 2.0)\n"
+        "_apply(Journal(sys.argv[3]), sys.argv[4], 'wd-0-bbbbbb', 2.0)\n"
         "import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    here = str(Path(__file__).parent)
-    args = [sys.executable, "-c", code, here, str(journal.directory), real_toxiproxy.url]
+    here, tests = str(Path(__file__).parent), str(Path(__file__).parents[1])
+    args = [sys.executable, "-c", code, here, tests, str(journal.directory), real_toxiproxy.url]
     assert subprocess.run(args, timeout=60).returncode == -9
     assert toxics(toxiproxy) == ["gameday-wd-0-bbbbbb-latency"]
     wait_until(lambda: not toxics(toxiproxy), 10, "toxic removed by the watchdog", 0.05)

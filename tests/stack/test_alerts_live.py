@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from gameday.run.load import Load, summarize
+from gameday.evidence.requests import summarize
+from gameday.run.load import Load
 from gameday.stack.launcher import Stack
 from gameday.telemetry.alertmanager import SinkClient
 from gameday.telemetry.prometheus import PrometheusClient

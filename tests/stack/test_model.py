@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from gameday.stack import features as F
@@ -37,7 +39,7 @@ def test_nulls_are_imputed_with_training_medians() -> None:
     assert model.predict_proba(nulls)[0] == model.predict_proba(row)[0]
 
 
-def test_model_round_trips_through_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_model_round_trips_through_json(tmp_path: Path) -> None:
     model, cols = bootstrap()
     model.save(tmp_path / "m.json")
     loaded = Model.load(tmp_path / "m.json")

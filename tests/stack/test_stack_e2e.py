@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from gameday.stack.launcher import Stack
+from gameday.telemetry.spans import Trace
 from gameday.telemetry.traces import TempoClient
 from gameday.testing import wait_until
 
@@ -36,6 +37,7 @@ def test_predict_returns_a_score_and_one_trace_spans_both_services(stack: Stack)
 
     client = TempoClient(stack.endpoints["traces"])
     trace = wait_until(lambda: _complete(client, trace_id), 10, "trace with spans of both services")
+    assert trace is not None  # wait_until returns only a truthy answer
     assert len(trace.spans) >= 3
     names = {(s.service, s.name) for s in trace.spans}
     assert ("model-server", "feature_store.get") in names
@@ -44,7 +46,7 @@ def test_predict_returns_a_score_and_one_trace_spans_both_services(stack: Stack)
     assert root.parent_id is not None  # it continues the caller's span from traceparent
 
 
-def _complete(client: TempoClient, trace_id: str):  # type: ignore[no-untyped-def]
+def _complete(client: TempoClient, trace_id: str) -> Trace | None:
     trace = client.get_trace(trace_id)
     return trace if trace and {"model-server", "feature-store"} <= trace.services() else None
 

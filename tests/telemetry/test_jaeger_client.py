@@ -21,6 +21,7 @@ def test_jaeger_v3_fixture_is_parsed_into_spans_across_services(canned_http):
 
     trace = JaegerClient(url).get_trace(TRACE)
 
+    assert trace is not None
     root, client, server = trace.spans
     assert (root.name, root.service, root.kind, root.parent_id, root.error) == (
         "POST /predict",
@@ -59,7 +60,9 @@ def test_jaeger_streamed_chunks_are_joined(canned_http):
         {f"/api/v3/traces/{TRACE}": (200, json.dumps(first) + "\n" + json.dumps(second))}
     )
 
-    assert len(JaegerClient(url).get_trace(TRACE).spans) == 3
+    trace = JaegerClient(url).get_trace(TRACE)
+    assert trace is not None
+    assert len(trace.spans) == 3
 
 
 def test_jaeger_search_groups_spans_into_trace_summaries(canned_http):

@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from gameday.servers.sink.receiver import ReceiverLimits
 from gameday.servers.sink.testing import otlp_request, otlp_span
@@ -38,7 +39,11 @@ def _export_with_sdk(url: str, compression: Compression) -> str:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("gameday.tests")
     with tracer.start_as_current_span("POST /predict", kind=SpanKind.SERVER) as root:
-        attrs = {"entity_id": "e-1", "retries": 2, "features": ["a", "b"]}
+        attrs: dict[str, AttributeValue] = {
+            "entity_id": "e-1",
+            "retries": 2,
+            "features": ["a", "b"],
+        }
         with tracer.start_as_current_span(
             "feature_store.get", kind=SpanKind.CLIENT, attributes=attrs
         ) as child:
@@ -89,6 +94,7 @@ def test_json_export_with_hex_ids_is_accepted_and_answered_in_json(sink):
     assert response.headers["content-type"].startswith("application/json")
     assert "partialSuccess" not in response.json()
     trace = TempoClient(sink.url).get_trace(TRACE)
+    assert trace is not None
     assert [s.span_id for s in trace.spans] == ["eee19b7ec3c1b100", "eee19b7ec3c1b101"]
     assert trace.spans[1].parent_id == "eee19b7ec3c1b100"
     assert trace.spans[1].error

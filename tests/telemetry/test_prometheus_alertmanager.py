@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 import yaml
@@ -22,7 +25,7 @@ from gameday.telemetry.backends import (
 )
 
 
-def _rules(started: float) -> dict:
+def _rules(started: float) -> dict[str, Any]:
     """AlwaysOn is true from Prometheus's first evaluation; Later turns true 6 s after start."""
     labels = {"severity": "page", "service": "model-server"}
     return {
@@ -76,8 +79,18 @@ def test_durations_parse_like_prometheus():
         parse_duration("5 minutes")
 
 
+class _Backends(TypedDict):
+    """The ``stack`` fixture: when it started, its folder, and each server's URL."""
+
+    started: float
+    dir: Path
+    sink: str
+    alertmanager: str
+    prometheus: str
+
+
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path: Path) -> Iterator[_Backends]:
     """Sink, Alertmanager (webhook → sink, receiver ml-oncall), Prometheus (rule + sink target)."""
     started = time.time()
     rules = tmp_path / "rules.yml"
@@ -88,22 +101,25 @@ def stack(tmp_path):
         webhook = f"{sink.info['url']}/alertmanager/ml-oncall"
         am = start_alertmanager(alertmanager_config(webhook, "ml-oncall"), tmp_path / "am")
         stop.callback(am.stop)
+        am_url = str(am.info["url"])
         prom = start_prometheus(
-            tmp_path / "prom", [rules], {"sink": [f"127.0.0.1:{sink.port}"]}, am.info["url"]
+            tmp_path / "prom", [rules], {"sink": [f"127.0.0.1:{sink.port}"]}, am_url
         )
         stop.callback(prom.stop)
         yield {
             "started": started,
             "dir": tmp_path,
-            "sink": sink.info["url"],
-            "alertmanager": am.info["url"],
-            "prometheus": prom.info["url"],
+            "sink": str(sink.info["url"]),
+            "alertmanager": am_url,
+            "prometheus": str(prom.info["url"]),
         }
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_always_true_alert_goes_pending_then_firing_and_reaches_sink_webhook(stack):
+def test_always_true_alert_goes_pending_then_firing_and_reaches_sink_webhook(
+    stack: _Backends,
+) -> None:
     started = stack["started"]
     prometheus = PrometheusClient(stack["prometheus"])
 
@@ -139,20 +155,24 @@ def test_always_true_alert_goes_pending_then_firing_and_reaches_sink_webhook(sta
     # the rule restored its `for` state), so pending_at is ActiveAt (whole seconds).
     assert not always.pending_sampled
     assert always.pending_at == always.active_at
-    assert firing[0].active_at - 1 < always.active_at <= firing[0].active_at
+    active_at = firing[0].active_at
+    assert active_at is not None and always.active_at is not None
+    assert active_at - 1 < always.active_at <= active_at
+    assert always.pending_at is not None and always.firing_at is not None
     assert always.pending_at < always.firing_at <= notification.received_at + 1
     assert always.labels == {"alertname": "AlwaysOn", "severity": "page", "service": "model-server"}
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_alert_turning_true_later_is_sampled_pending_then_firing(stack):
+def test_alert_turning_true_later_is_sampled_pending_then_firing(stack: _Backends) -> None:
     prometheus = PrometheusClient(stack["prometheus"])
     SinkClient(stack["sink"]).wait_for_notification("Later", since=stack["started"], timeout=30)
 
     [later] = prometheus.alert_transitions("Later", stack["started"], time.time())
 
     assert later.pending_sampled
+    assert later.pending_at is not None and later.firing_at is not None
     assert stack["started"] + 6 <= later.pending_at < later.firing_at
     # for: 2s at a 1 s evaluation interval: firing two evaluations after pending (one step slack)
     assert 1.0 <= later.firing_at - later.pending_at <= 3.0
@@ -161,7 +181,7 @@ def test_alert_turning_true_later_is_sampled_pending_then_firing(stack):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_prometheus_reports_rules_intervals_and_healthy_targets(stack):
+def test_prometheus_reports_rules_intervals_and_healthy_targets(stack: _Backends) -> None:
     prometheus = PrometheusClient(stack["prometheus"])
 
     [rule] = [r for r in prometheus.rules() if r.name == "AlwaysOn"]

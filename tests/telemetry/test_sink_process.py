@@ -18,7 +18,7 @@ def test_module_announces_port_serves_and_exits_zero_on_sigterm(tmp_path):
     try:
         assert child.info["ready"] is True
         assert child.info["service"] == "telemetry"
-        url = child.info["url"]
+        url = str(child.info["url"])
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
         assert SinkClient(url).stats()["traces"]["max_spans"] == 10
     finally:
@@ -30,7 +30,7 @@ def test_module_announces_port_serves_and_exits_zero_on_sigterm(tmp_path):
 def test_token_from_environment_is_enforced(tmp_path):
     child = start_sink(token="from-env", log_path=tmp_path / "sink.log")
     try:
-        url = child.info["url"]
+        url = str(child.info["url"])
         assert requests.get(f"{url}/api/notifications", timeout=5).status_code == 401
         assert SinkClient(url, token="from-env").notifications() == []
     finally:

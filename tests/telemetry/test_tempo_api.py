@@ -80,7 +80,9 @@ def test_ids_with_leading_zeros_trimmed_are_found(sink):
     trace_id = "0000000000000000" + "a3ce929d0e0e4736"
     _post(sink, otlp_span(trace_id, "00f067aa0ba902b7", "root"))
 
-    assert TempoClient(sink.url).get_trace("a3ce929d0e0e4736").trace_id == trace_id
+    trace = TempoClient(sink.url).get_trace("a3ce929d0e0e4736")
+    assert trace is not None
+    assert trace.trace_id == trace_id
 
 
 def test_search_lists_traces_in_window_most_recent_first_with_limit(sink):
@@ -101,7 +103,8 @@ def test_search_lists_traces_in_window_most_recent_first_with_limit(sink):
 def test_search_answers_in_tempo_shape_and_filters_by_service_and_duration(sink):
     _post(sink, *_two_span_trace(f"{1:032x}", duration_ms=5), service="model-server")
     _post(sink, *_two_span_trace(f"{2:032x}", duration_ms=900), service="feature-store")
-    window = {"start": BASE_TIME_NS // SECOND, "end": BASE_TIME_NS // SECOND + 1}
+    start = BASE_TIME_NS // SECOND
+    window: dict[str, int | str] = {"start": start, "end": start + 1}
 
     by_service = requests.get(
         f"{sink.url}/api/search", params={**window, "tags": "service.name=feature-store"}, timeout=5
@@ -163,7 +166,10 @@ def test_tempo_client_reads_base64_v2_documents_as_tempo_serves_them(canned_http
     }
     url = canned_http({f"/api/traces/{TRACE}": (200, document)})
 
-    [span] = TempoClient(url).get_trace(TRACE).spans
+    trace = TempoClient(url).get_trace(TRACE)
+
+    assert trace is not None
+    [span] = trace.spans
 
     assert (span.trace_id, span.span_id, span.service, span.kind) == (
         TRACE,
@@ -203,7 +209,10 @@ def test_tempo_client_reads_old_batches_with_instrumentation_library_spans_and_h
     }
     url = canned_http({f"/api/traces/{TRACE}": (200, document)})
 
-    [span] = TempoClient(url).get_trace(TRACE).spans
+    trace = TempoClient(url).get_trace(TRACE)
+
+    assert trace is not None
+    [span] = trace.spans
 
     assert (span.service, span.kind, span.error, span.duration_ns) == ("legacy", 3, True, 4)
 
@@ -216,7 +225,8 @@ def test_get_traces_fetches_many_concurrently(sink):
     found = get_traces(TempoClient(sink.url), [*ids, "ff" * 16], max_workers=4)
 
     assert list(found) == [*ids, "ff" * 16]
-    assert all(len(found[t].spans) == 2 for t in ids)
+    traces = [found[t] for t in ids]
+    assert all(trace is not None and len(trace.spans) == 2 for trace in traces)
     assert found["ff" * 16] is None
 
 

@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from gameday.servers.sink.store import TraceStore
 from gameday.servers.sink.testing import BASE_TIME_NS, otlp_request, otlp_span
 from gameday.telemetry.otlp import decode_export
+from gameday.telemetry.spans import Trace
 
 SECOND = 1_000_000_000
 
@@ -39,6 +40,13 @@ def _decode(body: dict) -> ExportTraceServiceRequest:
     return decode_export(json.dumps(body).encode(), "application/json")
 
 
+def _stored(store: TraceStore, trace_id: str) -> Trace:
+    """The stored trace with this id, which must be there."""
+    trace = store.get(trace_id)
+    assert trace is not None, f"trace {trace_id} is not in the store"
+    return trace
+
+
 def test_store_evicts_oldest_traces_first_when_over_max_spans():
     store = TraceStore(max_spans=5)
     for n in range(3):
@@ -65,7 +73,7 @@ def test_lookup_returns_spans_sorted_by_start_with_parent_links():
     store = TraceStore()
     store.ingest(_request(7, spans=3, service="feature-store"))
 
-    trace = store.get(_trace(7).upper())
+    trace = _stored(store, _trace(7).upper())
 
     assert trace.trace_id == _trace(7)
     assert [s.name for s in trace.spans] == ["root", "child0", "child1"]
@@ -109,8 +117,10 @@ def test_resource_and_scope_are_kept_as_received():
     store = TraceStore()
     store.ingest(_request(1, spans=2, service="model-server"))
 
-    [resource_spans] = store.resource_spans(_trace(1))
+    found = store.resource_spans(_trace(1))
 
+    assert found is not None
+    [resource_spans] = found
     assert resource_spans.resource.attributes[0].value.string_value == "model-server"
     assert resource_spans.scope_spans[0].scope.name == "tests"
     assert len(resource_spans.scope_spans[0].spans) == 2
@@ -134,7 +144,7 @@ def test_concurrent_ingest_from_threads_keeps_counts_exact():
     assert stats.received == 1_200
     assert stats.spans <= 1_000
     assert stats.spans + stats.evicted == 1_200
-    assert stats.spans == sum(len(store.get(t).spans) for t in store.trace_ids())
+    assert stats.spans == sum(len(_stored(store, t).spans) for t in store.trace_ids())
 
 
 def test_empty_request_and_bad_bound():

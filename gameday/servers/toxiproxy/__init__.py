@@ -6,6 +6,9 @@ Start it as a process with
 Besides toxiproxy's API it honours ``"gameday_ttl_s"`` in toxic and proxy bodies: a toxic
 with a TTL removes itself, and a proxy disabled with a TTL re-enables itself, when it expires.
 ``GET /version`` says so (``"gameday_ttl_s": true``), which a real toxiproxy-server does not.
+``GET /proxies/{name}/stats`` (gameday's too; a real toxiproxy answers 404) shows what crossed
+a proxy and what each of its toxics acted on, so an injector can tell whether a fault took
+effect.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ class Api:
                 },
             ),
             (("proxies", None, "toxics"), {"GET": self.list_toxics, "POST": self.create_toxic}),
+            (("proxies", None, "stats"), {"GET": self.proxy_stats}),  # gameday's, not toxiproxy's
             (
                 ("proxies", None, "toxics", None),
                 {
@@ -119,6 +120,10 @@ class Api:
     async def delete_proxy(self, name: str, *, body: bytes) -> Reply:
         self.collection.delete(name)
         return 204, None
+
+    async def proxy_stats(self, name: str, *, body: bytes) -> Reply:
+        # gameday's extension: a real toxiproxy-server answers 404 here ("no stats").
+        return 200, self.collection.get(name).stats()
 
     async def list_toxics(self, name: str, *, body: bytes) -> Reply:
         return 200, [t.to_json() for t in self.collection.get(name).toxic_list()]

@@ -10,6 +10,9 @@ buffer passes its high-water mark, reading from the source pauses until it drain
 toxics, reads enter the direction's chain of stages; bytes the stages hold count against a
 bound too, so a slow or delaying chain never buffers without limit.
 
+Counting (gameday's stats endpoint): each socket counts the bytes read from it, one addition
+per chunk on either path; a connection's counts join its proxy's totals when it ends.
+
 End of stream: EOF (or an error) on one side travels through that direction's chain; when it
 reaches the end, the destination socket is closed and EOF enters the other direction, so held
 data still arrives before the second socket closes (as toxiproxy closes both sides).
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterable
 from time import monotonic
 from typing import Protocol, cast
 
+from gameday.servers.toxiproxy.counters import ToxicCounters
 from gameday.servers.toxiproxy.model import Toxic, split_host_port
 from gameday.servers.toxiproxy.stages import Stage, make_stage
 
@@ -50,9 +54,16 @@ class ProxyHooks(Protocol):
 
     def toxics_for(self, stream: str) -> Iterable[Toxic]: ...
 
+    def toxic_counters(self, name: str) -> ToxicCounters: ...
+
+    def retire(self, conn: Connection) -> None: ...
+
 
 class Side(asyncio.Protocol):
     """One socket of a proxied connection: the accepted client, or the dialled upstream."""
+
+    # Slots: the data plane reads and writes these on every chunk.
+    __slots__ = ("conn", "head", "incoming", "lost", "outgoing", "received", "transport", "write")
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -62,6 +73,7 @@ class Side(asyncio.Protocol):
         self.outgoing: Pipe
         self.incoming: Pipe
         self.lost = False
+        self.received = 0  # bytes read from this socket
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, only alike.
@@ -69,11 +81,19 @@ class Side(asyncio.Protocol):
         self.conn.side_made(self)
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         head = self.head
         if head is None:
             self.write(data)
         else:
             head.push(data, monotonic())
+
+    def replay(self, data: bytes) -> None:
+        """Forward ``data`` read (and counted) before the path was ready."""
+        if self.head is None:
+            self.write(data)
+        else:
+            self.head.push(data, monotonic())
 
     def eof_received(self) -> bool:
         self.conn.side_eof(self)
@@ -167,7 +187,7 @@ class Pipe:
         (head or self).push_eof(monotonic())
 
     def add_stage(self, toxic: Toxic) -> None:
-        stage = make_stage(toxic, self)
+        stage = make_stage(toxic, self, self.conn.proxy.toxic_counters(toxic.name))
         self.stages.append(stage)
         self.rewire()
         stage.start()
@@ -280,7 +300,7 @@ class Connection:
             pipe.rewire()
         early, self.early = self.early, []
         for chunk in early:
-            self.client.data_received(chunk)
+            self.client.replay(chunk)
         if self.early_eof:
             self.up.feed_eof()
         self.up.sync_reading()
@@ -310,7 +330,7 @@ class Connection:
             self.done = True
             self.up.kill()
             self.down.kill()
-            self.proxy.links.discard(self)
+            self.proxy.retire(self)
 
     def abort(self) -> None:
         """Close both sockets at once, dropping anything in flight (proxy disabled or deleted)."""

@@ -1,4 +1,5 @@
-"""One proxy: a listener forwarding to an upstream, its toxics, live connections and TTLs."""
+"""One proxy: a listener forwarding to an upstream, its toxics, live connections, TTLs and
+the counts gameday's stats endpoint shows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from gameday.servers.toxiproxy.counters import ToxicCounters, stats_json
 from gameday.servers.toxiproxy.link import Connection
 from gameday.servers.toxiproxy.model import ApiError, Toxic, join_host_port, split_host_port
 
@@ -20,7 +22,8 @@ class Proxy:
 
     Toxics are kept in insertion order and reach live connections as soon as they change.
     ``listen`` becomes the concrete bound address once started, so re-enabling a disabled
-    proxy binds the same port again.
+    proxy binds the same port again. Counts (connections accepted, bytes read each way, each
+    toxic's) live as long as the proxy object; a toxic's go with the toxic.
     """
 
     def __init__(self, name: str, listen: str, upstream: str, loop: asyncio.AbstractEventLoop):
@@ -31,6 +34,9 @@ class Proxy:
         self.loop = loop
         self.toxics: dict[str, Toxic] = {}
         self.links: set[Connection] = set()
+        self.accepted = 0
+        self._carried = [0, 0]  # bytes read (upstream, downstream) by connections that ended
+        self._counters: dict[str, ToxicCounters] = {}
         self._server: asyncio.AbstractServer | None = None
         self._reenable: asyncio.TimerHandle | None = None
         self._reenable_token: object | None = None  # the pending TTL re-enable, if any
@@ -54,6 +60,27 @@ class Proxy:
             "toxics": [t.to_json() for t in self.toxic_list()],
         }
 
+    def stats(self) -> dict[str, Any]:
+        """``GET /proxies/{name}/stats``: connections accepted, bytes read each way (ended
+        and live connections), and each toxic's counters, in the toxics' list order."""
+        up, down = self._carried
+        for conn in self.links:
+            up += conn.client.received
+            down += conn.server.received
+        toxics = {t.name: self._counters[t.name] for t in self.toxic_list()}
+        return stats_json(self.name, self.enabled, self.accepted, (up, down), toxics)
+
+    def toxic_counters(self, name: str) -> ToxicCounters:
+        """The counters the stages of toxic ``name`` share."""
+        return self._counters[name]
+
+    def retire(self, conn: Connection) -> None:
+        """``conn`` ended: it leaves the live links, its byte counts join the totals."""
+        if conn in self.links:
+            self.links.discard(conn)
+            self._carried[0] += conn.client.received
+            self._carried[1] += conn.server.received
+
     # --- listener --------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind ``listen`` and accept connections; ``ApiError`` 500 if binding fails."""
@@ -70,6 +97,7 @@ class Proxy:
         self.enabled = True
 
     def _accept(self) -> asyncio.Protocol:
+        self.accepted += 1
         return Connection(self, self.loop).client
 
     def stop(self) -> None:
@@ -94,6 +122,7 @@ class Proxy:
     # --- toxics ---------------------------------------------------------------------------
     def add_toxic(self, toxic: Toxic) -> None:
         self.toxics[toxic.name] = toxic
+        self._counters[toxic.name] = ToxicCounters()
         for conn in list(self.links):
             conn.pipe(toxic.stream).add_stage(toxic)
 
@@ -107,6 +136,7 @@ class Proxy:
         self._cancel_toxic_ttl(name)
         for conn in list(self.links):
             conn.pipe(toxic.stream).remove_stage(name)
+        del self._counters[name]
 
     def remove_all_toxics(self) -> None:
         for name in list(self.toxics):

@@ -5,6 +5,9 @@ A direction's stages form a chain in the toxics' insertion order; each receives 
 next stage or the pipe's sink. ``ts`` is when the chunk left the previous stage, so latency
 is measured from arrival and stacked latencies add without accumulating scheduling error.
 
+Each stage counts, in its toxic's :class:`ToxicCounters`, the chunks and bytes it received
+while active and the connection it became active on (gameday's stats endpoint).
+
 Each stage rolls its toxicity once when created (and again when the toxic is updated); a
 failed roll makes it a pass-through for this connection and direction. Stages that hold data
 report it to the pipe (``hold`` / ``release``) so reading from the source pauses when too much
@@ -20,6 +23,7 @@ from collections import deque
 from time import monotonic
 from typing import Protocol
 
+from gameday.servers.toxiproxy.counters import ToxicCounters
 from gameday.servers.toxiproxy.model import Toxic
 
 # uvloop timers have millisecond resolution and may fire a fraction of a millisecond early;
@@ -56,11 +60,13 @@ def _roll(toxicity: float) -> bool:
 class Stage:
     """A toxic on one connection direction; the base class passes everything through."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
         self.toxic = toxic
         self.pipe = pipe
+        self.counters = counters
         self.out: Sink = pipe
         self.active = _roll(toxic.toxicity)
+        self.counted = False  # this connection is in counters.connections
         self.eof = False
         self.closed = False
 
@@ -71,12 +77,21 @@ class Stage:
     def start(self) -> None:
         """Called once the stage is wired into its chain."""
         if self.active:
+            self._count_connection()
             self.on_start()
+
+    def _count_connection(self) -> None:
+        if not self.counted:
+            self.counted = True
+            self.counters.connections += 1
 
     def push(self, data: bytes, ts: float) -> None:
         if self.eof:
             return
         if self.active:
+            counters = self.counters
+            counters.chunks += 1
+            counters.bytes += len(data)
             self.on_data(data, ts)
         else:
             self.out.push(data, ts)
@@ -98,6 +113,7 @@ class Stage:
         if was_active and not self.active:
             self.flush()
         elif self.active and not was_active:
+            self._count_connection()
             self.on_start()
         elif self.active:
             self.on_update()
@@ -137,8 +153,8 @@ class Stage:
 class _Timed(Stage):
     """A stage that emits each item at its due time, in order (latency, bandwidth, slicer)."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.queue: deque[tuple[float, bytes | None]] = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.last_due = 0.0
@@ -232,8 +248,8 @@ class BandwidthStage(_Timed):
 class SlicerStage(_Timed):
     """Splits chunks into ``average_size`` ± ``size_variation`` byte writes ``delay`` µs apart."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.next_free = 0.0
 
     def on_data(self, data: bytes, ts: float) -> None:
@@ -256,8 +272,8 @@ class SlicerStage(_Timed):
 class SlowCloseStage(Stage):
     """Passes data; holds the end of stream for ``delay`` ms."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.timer: asyncio.TimerHandle | None = None
 
     def on_eof(self, ts: float) -> None:
@@ -283,8 +299,8 @@ class SlowCloseStage(Stage):
 class TimeoutStage(Stage):
     """Drops data; closes after ``timeout`` ms without data (0 = never). Removal closes too."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.timer: asyncio.TimerHandle | None = None
 
     def on_start(self) -> None:
@@ -333,8 +349,8 @@ class TimeoutStage(Stage):
 class ResetPeerStage(Stage):
     """On the first chunk (or EOF), drops data and resets the connection ``timeout`` ms later."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.timer: asyncio.TimerHandle | None = None
         self.triggered = False
 
@@ -369,8 +385,8 @@ class ResetPeerStage(Stage):
 class LimitDataStage(Stage):
     """Forwards at most ``bytes`` bytes in total, then closes. The count survives updates."""
 
-    def __init__(self, toxic: Toxic, pipe: PipeHooks):
-        super().__init__(toxic, pipe)
+    def __init__(self, toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters):
+        super().__init__(toxic, pipe, counters)
         self.sent = 0
 
     def on_data(self, data: bytes, ts: float) -> None:
@@ -395,6 +411,7 @@ STAGES: dict[str, type[Stage]] = {
 }
 
 
-def make_stage(toxic: Toxic, pipe: PipeHooks) -> Stage:
-    """The stage implementing ``toxic`` on one direction of one connection."""
-    return STAGES[toxic.type](toxic, pipe)
+def make_stage(toxic: Toxic, pipe: PipeHooks, counters: ToxicCounters) -> Stage:
+    """The stage implementing ``toxic`` on one direction of one connection, counting into
+    ``counters`` (the toxic's, shared by its stages on every connection)."""
+    return STAGES[toxic.type](toxic, pipe, counters)

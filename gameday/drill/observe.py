@@ -1,6 +1,7 @@
-"""Where a run looks for evidence: Prometheus, Alertmanager, the webhook sink, the traces.
+"""Live clients for the drill (its pager and hints): Prometheus, Alertmanager, sink, traces.
 
-Built once per environment; verifiers read through it, never through raw URLs.
+Built once per environment. Only the live side of a drill reads through it: the verdict, the
+reveal and the post-mortem are made from the run's evidence (its bundle).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ class Observability:
     @cached_property
     def traces(self) -> TraceClient | None:
         url = self.environment.traces
-        return trace_client(url, self.environment.traces_api) if url else None
+        if not url:
+            return None
+        token = self.environment.sink_token_for(url)
+        return trace_client(url, self.environment.traces_api, token=token)
 
     @cached_property
     def rules(self) -> dict[str, Rule]:
