@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.cli import Completed, RunJson
 
 # The first test runs the whole catalogue (about 20 scenarios of 30-60 s) in its fixture.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(40 * 60)]
@@ -18,9 +19,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(40 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
 
+CatalogueRun = tuple[dict[str, RunJson], Completed]
+"""The catalogue's results by scenario name, and the finished ``gameday run`` process."""
+
 
 @pytest.fixture(scope="module")
-def catalogue_run(endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def catalogue_run(endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory) -> CatalogueRun:
     """Run the whole catalogue once; yields ``(results by scenario, completed process)``."""
     import sys
 
@@ -44,7 +48,7 @@ def catalogue_run(endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory
         timeout=40 * 60,
         stdin=subprocess.DEVNULL,
     )
-    results = {}
+    results: dict[str, RunJson] = {}
     if out.exists():
         results = {r["scenario"]: r for r in map(json.loads, out.read_text().splitlines())}
     return results, proc
@@ -59,7 +63,7 @@ def test_catalogue_has_at_least_twelve_scenarios_covering_every_fault_family() -
 
 
 @pytest.mark.parametrize("path", CATALOGUE, ids=lambda p: p.stem)
-def test_catalogue_scenario_passes(catalogue_run, path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_scenario_passes(catalogue_run: CatalogueRun, path: Path) -> None:
     results, proc = catalogue_run
     name = path.stem
     assert name in results, f"{name} did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -68,7 +72,9 @@ def test_catalogue_scenario_passes(catalogue_run, path: Path) -> None:  # type: 
     assert result["verdict"] == "pass", f"{result.get('reason', '')}\n" + "\n".join(failing)
 
 
-def test_latency_result_carries_the_contract_shape_and_detection_time(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+def test_latency_result_carries_the_contract_shape_and_detection_time(
+    catalogue_run: CatalogueRun,
+) -> None:
     result = catalogue_run[0]["feature-store-latency"]
     assert set(result) >= {"scenario", "verdict", "started_at", "faults", "checks", "load"}
     fault = result["faults"][0]
@@ -82,7 +88,7 @@ def test_latency_result_carries_the_contract_shape_and_detection_time(catalogue_
     assert set(result["load"]) >= {"requests", "failures", "p50_ms", "p95_ms"}
 
 
-def test_data_faults_record_exactly_what_they_changed(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+def test_data_faults_record_exactly_what_they_changed(catalogue_run: CatalogueRun) -> None:
     result = catalogue_run[0]["schema-change-nulls-column"]
     evidence = result["faults"][0]["evidence"]
     assert evidence["columns"] == ["merchant_risk"]
@@ -92,7 +98,7 @@ def test_data_faults_record_exactly_what_they_changed(catalogue_run) -> None:  #
     assert set(quality["evidence"]["quarantined"]) == set(evidence["batches"])
 
 
-def test_nulled_column_and_one_sigma_drift_fire_their_alerts(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+def test_nulled_column_and_one_sigma_drift_fire_their_alerts(catalogue_run: CatalogueRun) -> None:
     """Sensitivity, the firing side (the silent side: test_sensitivity.py)."""
     results = catalogue_run[0]
     nulls = {c["name"]: c for c in results["schema-change-nulls-column"]["checks"]}
@@ -101,7 +107,9 @@ def test_nulled_column_and_one_sigma_drift_fire_their_alerts(catalogue_run) -> N
     assert drift['FeatureDriftHigh{feature="merchant_risk"} fires within 20 s']["passed"]
 
 
-def test_every_alert_of_the_pack_is_provoked_and_resolved_by_some_scenario(catalogue_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_alert_of_the_pack_is_provoked_and_resolved_by_some_scenario(
+    catalogue_run: CatalogueRun,
+) -> None:
     """Each alert shown able to fire on its cause (within its bound) and to resolve after it."""
     import yaml
 
@@ -123,3 +131,81 @@ def test_every_alert_of_the_pack_is_provoked_and_resolved_by_some_scenario(catal
                 resolved |= {a["alert"] for a in check["evidence"]["alerts"]}
     assert pack <= fired, f"never shown firing: {sorted(pack - fired)}"
     assert pack <= resolved, f"never shown resolving: {sorted(pack - resolved)}"
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a network connection from here on fails loudly."""
+    import socket
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("re-judging a bundle tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_every_bundle_is_rejudged_offline_to_the_verdict_of_its_run(
+    catalogue_run: CatalogueRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gameday.evidence.bundle import read_bundle
+    from gameday.run.judge import rejudge
+
+    results, _ = catalogue_run
+    _offline(monkeypatch)
+    for name, result in results.items():
+        again = rejudge(read_bundle(result["run_dir"]))
+        assert again.verdict == result["verdict"], name
+        live = [(c["name"], c["passed"], c["detail"]) for c in result["checks"]]
+        assert [(c.name, c.passed, c.detail) for c in again.checks] == live, name
+
+
+def test_gameday_verify_and_report_work_from_the_bundles_alone(
+    catalogue_run: CatalogueRun, tmp_path: Path
+) -> None:
+    import sys
+
+    results, proc = catalogue_run
+    workdir = Path(next(iter(results.values()))["run_dir"]).parent
+    argv = [sys.executable, "-m", "gameday", "verify", str(workdir)]
+    verify = subprocess.run(
+        [*argv, "--json", str(tmp_path / "v.json")],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert verify.returncode == proc.returncode, verify.stdout + verify.stderr
+    assert "judged again" not in verify.stdout  # no verdict differs from the recorded one
+    latency = results["feature-store-latency"]["run_dir"]
+    report = subprocess.run(
+        [sys.executable, "-m", "gameday", "report", latency, "--out", str(tmp_path / "html")],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    page = (tmp_path / "html" / "feature-store-latency.html").read_text()
+    assert "PASS" in page and "ModelLatencyHigh" in page
+    assert (tmp_path / "html" / "junit.xml").exists() and (
+        tmp_path / "html" / "summary.md"
+    ).exists()
+
+
+def test_every_mutant_of_every_catalogue_scenario_fails_on_its_bundle(
+    catalogue_run: CatalogueRun,
+) -> None:
+    from gameday.evidence.bundle import read_bundle
+    from gameday.run.judge import judge, rejudge
+    from gameday.verifiers.mutants import kill_report
+
+    results, _ = catalogue_run
+    kinds: dict[str, list[int]] = {}
+    survivors = []
+    for result in results.values():
+        bundle = read_bundle(result["run_dir"])
+        original = rejudge(bundle)
+        report = kill_report(original.scenario, bundle.evidence, judge)
+        survivors += [
+            (original.scenario.name, o.mutant.how, o.check.detail) for o in report.survivors
+        ]
+        for kind, (killed, total) in report.by_kind().items():
+            kinds.setdefault(kind, [0, 0])
+            kinds[kind][0] += killed
+            kinds[kind][1] += total
+    assert not survivors, survivors
+    assert set(kinds) >= {"alert", "root_cause", "recovered", "data_quality", "model"}, kinds
