@@ -89,25 +89,26 @@ def test_third_party_injector_is_loaded_from_its_entry_point():
     assert "entry point 'custom.flag'" in reg.origin("custom.flag")
 
 
-def test_process_wide_registries_load_once_from_monkeypatched_entry_points(monkeypatch):
-    calls: list[str] = []
-
-    def fake_entry_points(group: str) -> list[EntryPoint]:
-        calls.append(group)
-        if group == "gameday.verifiers":
-            return [ep("queue_depth", "fixtures.plugins:QueueDepthVerifier", group)]
-        return [ep("custom.flag", "fixtures.plugins:FakeFlag")]
-
-    monkeypatch.setattr(registry, "_entry_points", fake_entry_points)
-    monkeypatch.setattr(registry, "INJECTOR_MODULES", ())
-    monkeypatch.setattr(registry, "VERIFIER_MODULES", ())
+def test_process_wide_registries_load_installed_plugins_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A plug-in installed the usual way (a distribution's entry points) joins the built-ins."""
+    dist = tmp_path / "acme_plugins-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-plugins\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[gameday.injectors]\ncustom.flag = fixtures.plugins:FakeFlag\n\n"
+        "[gameday.verifiers]\nqueue_depth = fixtures.plugins:QueueDepthVerifier\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
     registry.injectors.cache_clear()
     registry.verifiers.cache_clear()
     try:
         assert registry.injectors() is registry.injectors()
-        assert registry.injectors().names() == ["custom.flag"]
+        assert registry.injectors().get("custom.flag") is FakeFlag
+        assert "network.latency" in registry.injectors()
         assert registry.verifiers().get("queue_depth") is QueueDepthVerifier
-        assert calls == ["gameday.injectors", "gameday.verifiers"]
+        assert "acme-plugins" in registry.injectors().origin("custom.flag")
     finally:
         registry.injectors.cache_clear()
         registry.verifiers.cache_clear()

@@ -66,7 +66,8 @@ class FaultEvidence(_Model):
     params: JsonMap = Field(default_factory=dict)
     start_s: float = 0.0
     duration_s: float | None = None
-    applied_at: float | None = None
+    apply_started_at: float | None = None  # when apply() was called: the fault may act from here
+    applied_at: float | None = None  # when apply() returned: the fault is certainly in force
     reverted_at: float | None = None
     applied: JsonMap = Field(default_factory=dict)
     reverted: JsonMap = Field(default_factory=dict)
@@ -107,9 +108,14 @@ class TimelineEvidence(_Model):
 
     @property
     def fault_start(self) -> float | None:
-        """When the first fault was applied (what ``fires_within`` is measured from); for a
+        """When the first fault began to be applied (what ``fires_within`` is measured from,
+        and what "before the fault" means: a kill can act before its API call returns); for a
         scenario without faults (a control run), when its fault phase began."""
-        times = [f.applied_at for f in self.faults if f.applied_at is not None]
+        times = [
+            f.apply_started_at if f.apply_started_at is not None else f.applied_at
+            for f in self.faults
+            if f.applied_at is not None
+        ]
         if times:
             return min(times)
         phase = self.phases.get("fault")

@@ -51,6 +51,7 @@ class FaultRecord:
     fault_id: str
     target_kind: str = ""
     applied: Applied | None = None
+    apply_started_at: float | None = None
     applied_at: float | None = None
     reverted_at: float | None = None
     revert_evidence: Mapping[str, Any] = field(default_factory=dict)
@@ -69,6 +70,7 @@ class FaultRecord:
                 "params": dict(self.fault.params),
                 "start_s": self.fault.start,
                 "duration_s": self.fault.duration,
+                "apply_started_at": self.apply_started_at,
                 "applied_at": self.applied_at,
                 "reverted_at": self.reverted_at,
                 "applied": dict(self.applied.evidence) if self.applied else {},
@@ -101,7 +103,11 @@ class RunRecord:
     @property
     def fault_start(self) -> float | None:
         """When the first fault was applied (for a run without faults, its fault phase)."""
-        times = [f.applied_at for f in self.faults if f.applied_at is not None]
+        times = [
+            f.apply_started_at if f.apply_started_at is not None else f.applied_at
+            for f in self.faults
+            if f.applied_at is not None
+        ]
         if times:
             return min(times)
         phase = self.phases.get("fault")

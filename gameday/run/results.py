@@ -132,7 +132,8 @@ class ScenarioResult:
 
 def _fault_json(fault: dict[str, object]) -> dict[str, object]:
     """A fault as the results file writes it (CONTRACT.md keys first)."""
-    out = {k: fault[k] for k in ("injector", "target", "params", "applied_at", "reverted_at")}
+    keys = ("injector", "target", "params", "apply_started_at", "applied_at", "reverted_at")
+    out = {k: fault[k] for k in keys}
     evidence = {**_mapping(fault.get("applied")), **_mapping(fault.get("reverted"))}
     if evidence:
         out["evidence"] = evidence

@@ -449,6 +449,7 @@ def _apply(run: _Run, fr: FaultRecord) -> None:
     )
     with shielded():  # a Ctrl-C mid-apply waits until the fault is on record, then reverts it
         run.undo.intend(injector, ctx)  # durable before anything is touched
+        fr.apply_started_at = run.now()
         try:
             fr.applied = injector.apply(ctx)
         except Exception as exc:

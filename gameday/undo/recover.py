@@ -13,7 +13,7 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from gameday import registry
 from gameday.errors import GameDayError, InjectionError
 from gameday.injectors.base import Injector
 from gameday.redaction import redact, redact_text
+from gameday.registry import Registry
 from gameday.scenario.environment import DEFAULT_ALLOW_HOSTS, Environment, host_of
 from gameday.undo.journal import Entry, Journal, Unreadable
 
@@ -54,13 +55,21 @@ class Outcome:
         return redact({**out, "evidence": dict(self.evidence)})
 
 
-def revert_entry(entry: Entry, allow_hosts: Iterable[str] | None = None) -> Mapping[str, Any]:
+Injectors = Callable[[], Registry[Injector]]
+"""Where recovery finds injectors: the installed registry, or a test's own."""
+
+
+def revert_entry(
+    entry: Entry,
+    allow_hosts: Iterable[str] | None = None,
+    injectors: Injectors = registry.injectors,
+) -> Mapping[str, Any]:
     """Revert ``entry``'s fault; its evidence, or ``InjectionError`` saying why not.
 
     ``allow_hosts`` defaults to the allowlist the run recorded with the entry.
     """
     _check_hosts(entry, allow_hosts)
-    injector = _injector(entry.injector)
+    injector = _injector(entry.injector, injectors)
     applied = entry.applied or injector.undo_for(entry.context())
     if applied is None:
         raise CannotUndo(
@@ -70,9 +79,9 @@ def revert_entry(entry: Entry, allow_hosts: Iterable[str] | None = None) -> Mapp
     return injector.revert(applied)
 
 
-def _injector(name: str) -> Injector:
+def _injector(name: str, injectors: Injectors) -> Injector:
     try:
-        return registry.injectors().get(name)()
+        return injectors().get(name)()
     except GameDayError as exc:
         # A broken plug-in (or module) must not stop the recovery of every other fault.
         found = _builtin(name)
@@ -100,23 +109,31 @@ def _check_hosts(entry: Entry, allow_hosts: Iterable[str] | None) -> None:
         raise InjectionError(f"refused: {host_of(value)} is not in allow_hosts {list(allowed)}")
 
 
-def recover(journal: Journal, allow_hosts: Iterable[str] | None = None) -> list[Outcome]:
+def recover(
+    journal: Journal,
+    allow_hosts: Iterable[str] | None = None,
+    injectors: Injectors = registry.injectors,
+) -> list[Outcome]:
     """Revert every entry whose run is gone; remove each one that is done with.
 
     Entries of a run still in progress are left alone (``running``); an entry that cannot
-    be reverted stays in the journal (``failed``) for another attempt.
+    be reverted stays in the journal (``failed``) for another attempt. A registry that fails
+    to load (a broken plug-in) still lets the built-in injectors revert their faults.
     """
     if not journal.directory.exists():
         return []
     entries, unreadable = journal.scan()
     outcomes = [_unreadable(u) for u in unreadable]
     hosts = tuple(allow_hosts) if allow_hosts else None
-    outcomes += [recover_entry(journal, entry, hosts) for entry in entries]
+    outcomes += [recover_entry(journal, entry, hosts, injectors) for entry in entries]
     return outcomes
 
 
 def recover_entry(
-    journal: Journal, entry: Entry, allow_hosts: Iterable[str] | None = None
+    journal: Journal,
+    entry: Entry,
+    allow_hosts: Iterable[str] | None = None,
+    injectors: Injectors = registry.injectors,
 ) -> Outcome:
     """Recover one entry (see :func:`recover`)."""
     what = entry.title()
@@ -126,7 +143,7 @@ def recover_entry(
         journal.remove(entry.fault_id)
         return Outcome(GONE, what, "the embedded stack the run started stopped with it")
     try:
-        evidence = revert_entry(entry, allow_hosts)
+        evidence = revert_entry(entry, allow_hosts, injectors)
     except Exception as exc:  # noqa: BLE001 - one entry's failure must not stop the others
         return _not_reverted(journal, entry, exc)
     journal.remove(entry.fault_id)

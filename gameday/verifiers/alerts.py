@@ -33,6 +33,10 @@ KIND = "alert"
 WEBHOOK, ALERTMANAGER_API = "webhook", "alertmanager_api"
 _VIA = {WEBHOOK: "webhook to gameday", ALERTMANAGER_API: "seen active in Alertmanager's API"}
 MIN_INPUT_SHARE = 0.9  # a silent rule's inputs must exist at this share of the window's steps
+# Prometheus stamps a scrape with the time it *started*, and an evaluation with its scheduled
+# time: what a fault causes can carry a timestamp up to a scrape's duration before the fault.
+# An episode becoming active this close before the fault is the fault's, not an earlier one.
+CAUSE_SKEW_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -171,13 +175,14 @@ def _fresh(
     return [
         e
         for e in episodes(alerts, exp.alert, exp.labels)
-        if origin <= e.active_at <= until and e.firing_at is not None
+        if origin - CAUSE_SKEW_S <= e.active_at <= until and e.firing_at is not None
     ]
 
 
 def _prior(exp: AlertExpectation, alerts: AlertsEvidence, origin: float) -> list[Episode]:
-    """Episodes already active when the fault was applied (whatever their labels)."""
-    return [e for e in episodes(alerts, exp.alert, exp.labels) if e.active(origin)]
+    """Episodes already active when the fault was applied."""
+    start = origin - CAUSE_SKEW_S
+    return [e for e in episodes(alerts, exp.alert, exp.labels) if e.active(start)]
 
 
 def _check_fires(
@@ -344,7 +349,7 @@ def _check_silent(
 ) -> Check:
     end = evidence.timeline.observed_until
     found = episodes(alerts, exp.alert, exp.labels)
-    fresh = [e for e in found if e.active_at >= origin]
+    fresh = [e for e in found if e.active_at >= origin - CAUSE_SKEW_S]
     fired = [e for e in fresh if e.firing_at is not None]
     watched = round(end - origin, 1)
     out: dict[str, object] = {
@@ -358,7 +363,7 @@ def _check_silent(
             f"({_label_text(first.labels)}); it must stay silent"
         )
         return Check(KIND, exp.title, False, detail, out)
-    prior = [e for e in found if e.active(origin)]
+    prior = [e for e in found if e.active(origin - CAUSE_SKEW_S)]
     if prior:
         state = "firing" if prior[0].firing(origin) else "pending"
         detail = (

@@ -138,3 +138,7 @@ def test_in_a_terminal_the_prompts_take_a_number_and_the_drill_reverts_its_fault
     assert child.exitstatus == 0, child.before
     assert data_faults(healthy_stack.endpoints["producer"]) == []
     assert toxics(healthy_stack.endpoints["toxiproxy"]) == []
+    # no --postmortem: the post-mortem lands in the run folder, beside the run's evidence
+    [run_dir] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert (run_dir / "postmortem.md").read_text().startswith("# Post-mortem (blameless)")
+    assert (run_dir / "evidence.json.gz").is_file()

@@ -114,7 +114,7 @@ def test_the_run_side_of_the_timeline_is_read_from_the_evidence_alone() -> None:
     timeline = [(round(e.at - RUN_T0, 1), e.source, e.what) for e in sorted(events, key=_at)]
     assert timeline[:2] == [
         (0.0, "run", "drill started"),
-        (20.0, "fault", "fault applied: network.latency@feature-store (latency_ms=800, "
+        (20.0, "fault", "fault applied: network.latency on feature-store (latency_ms=800, "
                         "jitter_ms=0, stream=downstream, toxicity=1.0)"),
     ]  # fmt: skip
     assert (26.2, "alert", "alert firing: ModelLatencyHigh (service=model-server)") in timeline

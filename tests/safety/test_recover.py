@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
 from gameday.injectors.data import LabelFlipInjector
-from gameday.registry import PluginError, load_injectors
+from gameday.registry import PluginError, Registry, load_injectors
 from gameday.scenario.environment import Environment
 from gameday.stack.launcher import Stack
 from gameday.undo import recover as recovering
@@ -187,29 +187,26 @@ class _Opaque(Injector):
 def test_an_intent_that_cannot_be_undone_is_left_to_a_target_that_expires_it(
     toxiproxy: str,
     journal: Journal,
-    monkeypatch: pytest.MonkeyPatch,
     enforced: bool,
     status: str,
 ) -> None:
     known = load_injectors(modules=(), entry_points=[])
     known.register(_Opaque, origin="tests", builtin=False)
-    monkeypatch.setattr(recovering.registry, "injectors", lambda: known)
     entry = latency_fault(journal, toxiproxy, "opaque-0-ffffff", apply=False)
     journal.write(replace(entry, injector="test.opaque", ttl_enforced=enforced))
-    [outcome] = recovering.recover(journal)
+    [outcome] = recovering.recover(journal, injectors=lambda: known)
     assert outcome.status == status
     assert (journal.entries() == []) is enforced
 
 
 def test_a_broken_plugin_does_not_stop_the_recovery_of_built_in_faults(
-    toxiproxy: str, journal: Journal, monkeypatch: pytest.MonkeyPatch
+    toxiproxy: str, journal: Journal
 ) -> None:
-    def broken() -> None:
+    def broken() -> Registry[Injector]:
         raise PluginError("acme.injectors failed to import")
 
-    monkeypatch.setattr(recovering.registry, "injectors", broken)
     latency_fault(journal, toxiproxy, "crashed-0-abcdef")
-    [outcome] = recovering.recover(journal)
+    [outcome] = recovering.recover(journal, injectors=broken)
     assert outcome.status == "reverted"
     assert toxics(toxiproxy) == []
 

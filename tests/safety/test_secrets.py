@@ -51,7 +51,9 @@ def test_a_run_never_shows_the_environments_secrets(stack: Stack, tmp_path: Path
         code = run.finish(120)
     finally:
         run.stop()
-    assert code in (0, 1), run.output
+    # no load crosses the latency toxic here, so the run may end inconclusive: that is fine,
+    # what is checked is everything it printed and wrote
+    assert code in (0, 1, 3) and "safety-kill: ABORTED" not in run.output, run.output
     assert "network.latency on feature-store" in run.output  # the fault did go through
     assert _leaks(run.output) == []
     assert run.results.exists() and (out / "report").is_dir()

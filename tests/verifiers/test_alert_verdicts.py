@@ -197,3 +197,17 @@ def test_the_fault_phase_may_end_once_the_alert_fired_but_not_before() -> None:
     fired = builder().episode("ModelLatencyHigh", pending=23, firing=24).build()
     live = fired.model_copy(update={"captured_at": fired.timeline.started_at + 25})
     assert verifier.done(expectation, live, "fault")
+
+
+def test_an_episode_stamped_a_scrape_before_the_fault_is_still_the_faults() -> None:
+    """Prometheus stamps a scrape with its start: a kill's `up == 0` can predate the kill."""
+    b = builder().episode("ModelLatencyHigh", pending=20.0, firing=23, active_at=19.95)
+    b.webhook(23.2, "ml-oncall", "ModelLatencyHigh")
+    assert check(b, 0).passed  # the fault was applied at +20.1 s
+
+
+def test_an_episode_a_second_before_the_fault_is_an_earlier_one() -> None:
+    b = builder().episode("ModelLatencyHigh", pending=19.0, firing=23, active_at=19.0)
+    b.webhook(23.2, "ml-oncall", "ModelLatencyHigh")
+    result = check(b, 0)
+    assert not result.passed and not result.decided
