@@ -8,7 +8,9 @@ with a TTL removes itself, and a proxy disabled with a TTL re-enables itself, wh
 ``GET /version`` says so (``"gameday_ttl_s": true``), which a real toxiproxy-server does not.
 ``GET /proxies/{name}/stats`` (gameday's too; a real toxiproxy answers 404) shows what crossed
 a proxy and what each of its toxics acted on, so an injector can tell whether a fault took
-effect.
+effect. Two more toxic types act on HTTP/1.1 traffic (a real toxiproxy-server refuses them
+with 400 ``invalid toxic type``): ``http_json`` edits a field of JSON bodies and
+``http_status`` answers with an error status or delays responses (``http_toxics.py``).
 """
 
 from __future__ import annotations

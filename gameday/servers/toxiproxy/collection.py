@@ -25,13 +25,11 @@ from gameday.servers.toxiproxy.model import (
     get_bool,
     get_str,
     get_ttl,
-    merge_attributes,
     missing_field,
-    parse_new_toxic,
     split_host_port,
-    updated_toxic,
 )
 from gameday.servers.toxiproxy.proxy import DEFAULT_LISTEN, Proxy
+from gameday.servers.toxiproxy.toxics import merge_attributes, parse_new_toxic, updated_toxic
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@
      "bytes": {"upstream": read from clients, "downstream": read from the upstream},
      "toxics": {toxic name: {"chunks": n, "bytes": n, "connections": n}}}
 
+An HTTP payload toxic (``http_json``, ``http_status``) also carries ``"messages"`` (HTTP
+messages it saw), ``"changed"`` (messages it changed: edited, replaced or delayed) and
+``"passed"`` (messages it let through untouched because they were not JSON, compressed,
+too large or malformed; for ``http_status``, malformed only). Messages neither changed nor
+passed were left alone: the share did not pick them, or the path matched nothing.
+
 (404 ``proxy not found`` for an unknown proxy). Not part of toxiproxy's API: a real
 toxiproxy-server answers 404 there, which clients read as "no stats".
 
@@ -22,17 +28,25 @@ class ToxicCounters:
 
     ``chunks`` and ``bytes``: what reached the toxic on connections where its toxicity roll
     passed (it acted on them); ``connections``: how many connections it was active on.
+    With ``http`` (an HTTP payload toxic), also ``messages``, ``changed`` and ``passed``.
     """
 
-    __slots__ = ("bytes", "chunks", "connections")
+    __slots__ = ("bytes", "changed", "chunks", "connections", "http", "messages", "passed")
 
-    def __init__(self) -> None:
+    def __init__(self, http: bool = False) -> None:
         self.chunks = 0
         self.bytes = 0
         self.connections = 0
+        self.http = http
+        self.messages = 0
+        self.changed = 0
+        self.passed = 0
 
     def to_json(self) -> dict[str, int]:
-        return {"chunks": self.chunks, "bytes": self.bytes, "connections": self.connections}
+        counts = {"chunks": self.chunks, "bytes": self.bytes, "connections": self.connections}
+        if self.http:
+            counts.update(messages=self.messages, changed=self.changed, passed=self.passed)
+        return counts
 
 
 def stats_json(

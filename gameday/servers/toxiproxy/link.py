@@ -31,7 +31,8 @@ from typing import Protocol, cast
 
 from gameday.servers.toxiproxy.counters import ToxicCounters
 from gameday.servers.toxiproxy.model import Toxic, split_host_port
-from gameday.servers.toxiproxy.stages import Stage, make_stage
+from gameday.servers.toxiproxy.stages import Stage
+from gameday.servers.toxiproxy.toxics import make_stage
 
 _HOLD_HIGH = 1 << 20  # bytes held by a direction's toxics before reading from its source pauses
 _HOLD_LOW = 256 << 10  # ... and resumes
@@ -156,6 +157,20 @@ class Pipe:
 
     def reset_connection(self) -> None:
         self.conn.reset()
+
+    def companion(self) -> Pipe:
+        return self.conn.down if self is self.conn.up else self.conn.up
+
+    def attach(self, stage: Stage) -> None:
+        self.stages.insert(0, stage)
+        self.rewire()
+        stage.start()
+
+    def detach(self, stage: Stage) -> None:
+        if stage in self.stages:
+            self.stages.remove(stage)
+            self.rewire()
+            stage.remove()
 
     # --- flow control ------------------------------------------------------------------
     def set_dest_full(self, full: bool) -> None:

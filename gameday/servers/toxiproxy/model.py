@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 VERSION = "2.12.0"
 """The toxiproxy version whose API the embedded server speaks."""
@@ -20,6 +20,9 @@ TTL_KEY = "gameday_ttl_s"
 """gameday's extension key: a fault carrying it removes itself after that many seconds."""
 
 STREAMS = ("upstream", "downstream")
+
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+"""A decoded JSON value (a toxic attribute, or a document an HTTP payload toxic edits)."""
 
 TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "latency": ("latency", "jitter"),
@@ -31,7 +34,8 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
     "noop": (),
 }
-"""Every toxic type and its attributes (all integers, default 0), as toxiproxy defines them."""
+"""toxiproxy's toxic types and their attributes (all integers, default 0). gameday's HTTP
+payload toxics, whose attributes are typed, live in ``http_toxics.py``."""
 
 
 class ApiError(Exception):
@@ -164,7 +168,7 @@ class Toxic:
     type: str
     stream: str
     toxicity: float
-    attributes: dict[str, int] = field(default_factory=dict)
+    attributes: dict[str, JsonValue] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,26 +180,43 @@ class Toxic:
         }
 
 
-def parse_new_toxic(body: dict[str, Any]) -> Toxic:
-    """A toxic from a create body, with defaults; raises ``ApiError`` in toxiproxy's order.
+@dataclass(frozen=True)
+class ToxicFields:
+    """The type-checked common fields of a create body; ``stream`` is valid (or defaulted)."""
 
-    Checks: field types (400 bad body), stream (400), type (400). The caller then checks the
-    name for duplicates (409) before calling :func:`merge_attributes`.
-    """
+    name: str
+    kind: str
+    stream: str
+    stream_given: bool  # the body named a stream (not absent, not null)
+    toxicity: float
+
+
+def toxic_fields(body: dict[str, Any]) -> ToxicFields:
+    """The common fields of a create body, checked in toxiproxy's order: field types (400 bad
+    body), then the stream (400)."""
     name = get_str(body, "name", "")
     kind = get_str(body, "type", "")
     stream = get_str(body, "stream", "downstream").lower()
     toxicity = get_number(body, "toxicity", 1.0)
-    _attributes_object(body)
+    attributes_object(body)
     if stream not in STREAMS:
         raise error(INVALID_STREAM)
+    return ToxicFields(name, kind, stream, body.get("stream") is not None, toxicity)
+
+
+def classic_toxic(fields: ToxicFields) -> Toxic:
+    """The toxiproxy toxic ``fields`` describe, with default attributes; 400 ``invalid toxic
+    type`` for a type toxiproxy does not know. The caller then checks the name for
+    duplicates (409) before calling :func:`merge_attributes`."""
+    kind, stream = fields.kind, fields.stream
     if kind not in TOXIC_ATTRIBUTES:
         raise error(INVALID_TOXIC_TYPE)
-    defaults = dict.fromkeys(TOXIC_ATTRIBUTES[kind], 0)
-    return Toxic(name or f"{kind}_{stream}", kind, stream, toxicity, defaults)
+    defaults: dict[str, JsonValue] = dict.fromkeys(TOXIC_ATTRIBUTES[kind], 0)
+    return Toxic(fields.name or f"{kind}_{stream}", kind, stream, fields.toxicity, defaults)
 
 
-def _attributes_object(body: dict[str, Any]) -> dict[str, Any]:
+def attributes_object(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's ``attributes`` object ({} when absent or null); 400 if not an object."""
     attrs = body.get("attributes")
     if attrs is None:
         return {}
@@ -204,17 +225,12 @@ def _attributes_object(body: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def merge_attributes(toxic: Toxic, body: dict[str, Any]) -> dict[str, int]:
+def merge_attributes(toxic: Toxic, body: dict[str, Any]) -> dict[str, JsonValue]:
     """``toxic``'s attributes overlaid with the body's ``attributes`` (null keeps a value)."""
-    given = _attributes_object(body)
-    return {key: _get_int(given, key, current) for key, current in toxic.attributes.items()}
-
-
-def updated_toxic(toxic: Toxic, body: dict[str, Any]) -> Toxic:
-    """A copy of ``toxic`` with the update body applied (attributes merged, toxicity if given)."""
-    toxicity = get_number(body, "toxicity", toxic.toxicity)
-    attributes = merge_attributes(toxic, body)
-    return Toxic(toxic.name, toxic.type, toxic.stream, toxicity, attributes)
+    given = attributes_object(body)
+    # A classic toxic's attributes are all integers.
+    current = cast(dict[str, int], toxic.attributes)
+    return {key: _get_int(given, key, value) for key, value in current.items()}
 
 
 def split_host_port(address: str) -> tuple[str, int]:

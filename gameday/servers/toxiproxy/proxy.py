@@ -13,6 +13,7 @@ from typing import Any
 from gameday.servers.toxiproxy.counters import ToxicCounters, stats_json
 from gameday.servers.toxiproxy.link import Connection
 from gameday.servers.toxiproxy.model import ApiError, Toxic, join_host_port, split_host_port
+from gameday.servers.toxiproxy.toxics import new_counters
 
 DEFAULT_LISTEN = "127.0.0.1:0"
 
@@ -122,7 +123,7 @@ class Proxy:
     # --- toxics ---------------------------------------------------------------------------
     def add_toxic(self, toxic: Toxic) -> None:
         self.toxics[toxic.name] = toxic
-        self._counters[toxic.name] = ToxicCounters()
+        self._counters[toxic.name] = new_counters(toxic.type)
         for conn in list(self.links):
             conn.pipe(toxic.stream).add_stage(toxic)
 

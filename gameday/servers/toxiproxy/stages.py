@@ -21,7 +21,7 @@ import asyncio
 import random
 from collections import deque
 from time import monotonic
-from typing import Protocol
+from typing import Protocol, cast
 
 from gameday.servers.toxiproxy.counters import ToxicCounters
 from gameday.servers.toxiproxy.model import Toxic
@@ -45,12 +45,23 @@ class PipeHooks(Sink, Protocol):
     """What a stage needs from the pipe it sits in."""
 
     loop: asyncio.AbstractEventLoop
+    ready: bool  # False until the upstream is connected: nothing has flowed either way yet
 
     def hold(self, nbytes: int) -> None: ...
 
     def release(self, nbytes: int) -> None: ...
 
     def reset_connection(self) -> None: ...
+
+    def companion(self) -> PipeHooks:
+        """The other direction of the same connection."""
+        ...
+
+    def attach(self, stage: Stage) -> None:
+        """Run ``stage``, a helper no toxic owns, first in this direction's chain."""
+
+    def detach(self, stage: Stage) -> None:
+        """Take an attached helper out of the chain again (it flushes what it holds)."""
 
 
 def _roll(toxicity: float) -> bool:
@@ -72,7 +83,8 @@ class Stage:
 
     @property
     def attrs(self) -> dict[str, int]:
-        return self.toxic.attributes
+        # toxiproxy's toxics have integer attributes only (HTTP toxics parse theirs).
+        return cast(dict[str, int], self.toxic.attributes)
 
     def start(self) -> None:
         """Called once the stage is wired into its chain."""
