@@ -126,6 +126,14 @@ def _toxiproxy_server(args: argparse.Namespace) -> int:
     return toxiproxy_main(["--host", args.host, "--port", str(args.port)])
 
 
+def _relay_server(args: argparse.Namespace) -> int:
+    from gameday.servers.relay import main as relay_main
+
+    argv = ["--host", args.host, "--port", str(args.port)]
+    argv += ["--state", str(args.state)] if args.state else []
+    return relay_main(argv + (["--announce"] if args.announce else []))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gameday`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -198,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--host", default="127.0.0.1")
     tp.add_argument("--port", type=int, default=8474)
     tp.set_defaults(handler=_toxiproxy_server)
+
+    rs = sub.add_parser("relay-server", help="run the batch relay (toxiproxy for files)")
+    rs.add_argument("--host", default="127.0.0.1")
+    rs.add_argument("--port", type=int, default=8475, help="API port; 0 picks a free one")
+    rs.add_argument("--state", metavar="DIR", help="held batches live here (default: a temp dir)")
+    rs.add_argument("--announce", action="store_true", help="print the JSON readiness line")
+    rs.set_defaults(handler=_relay_server)
 
     from gameday.drill.command import add_parser as add_drill  # light: no runner imported
 
