@@ -33,6 +33,7 @@ INJECTOR_MODULES = (
     "gameday.injectors.data",
     "gameday.injectors.process",
     "gameday.injectors.model",
+    "gameday.injectors.http",
 )
 VERIFIER_MODULES = tuple(
     f"gameday.verifiers.{name}"
@@ -46,7 +47,7 @@ RESERVED_INJECTORS = frozenset(
     + [f"data.{n}" for n in ("unit_change", "type_change", "duplicate_batch", "empty_batch")]
     + [f"data.{n}" for n in ("label_flip", "concept_drift", "label_delay")]
     + ["data.corrupt_training_batch"]
-    + ["model.slow_inference", "model.inference_errors"]
+    + ["model.slow_inference", "model.inference_errors", "network.http_status"]
     + ["process.pause", "process.kill"]
 )
 

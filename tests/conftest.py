@@ -83,7 +83,8 @@ Canned = dict[str, tuple[int, Any]]
 
 @pytest.fixture
 def canned_http() -> Iterator[Callable[[Canned], str]]:
-    """Serve fixed answers: ``{path_with_query_or_path: (status, json_or_text)}``; returns URL.
+    """Serve fixed answers to GET and POST: ``{path_with_query_or_path: (status, json_or_text)}``;
+    returns the URL.
 
     Unknown paths answer 404. Query strings are matched if present in the table, else ignored.
     """
@@ -113,6 +114,10 @@ def _canned_handler(table: Canned) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_POST(self) -> None:  # the same answers; the request body is read and ignored
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.do_GET()
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -18,7 +18,9 @@ from fixtures.plugins import (
 
 from gameday.errors import ScenarioError
 from gameday.injectors.base import Target
+from gameday.injectors.data import LabelFlipInjector
 from gameday.scenario.environment import Environment, load_environment
+from gameday.stack.launcher import targets
 
 ENV = Path(__file__).parent / "fixtures" / "env"
 
@@ -80,39 +82,40 @@ def test_target_kind_must_suit_the_injector():
     assert env.resolve("upstream", FakeFlag).kind == "batch_source"  # declares no kinds: any
 
 
-def test_reference_stack_targets_apply_when_targets_are_absent():
-    env = Environment.from_endpoints(json.loads((ENV / "endpoints.json").read_text()))
+def test_the_embedded_stack_names_its_targets_like_any_environment():
+    """The framework knows target kinds, not the stack's names: the stack's endpoints carry
+    its targets, one name possibly bound twice (link for network faults, process for process
+    faults)."""
+    endpoints = json.loads((ENV / "endpoints.json").read_text())
+    env = Environment.from_endpoints({**endpoints, "targets": targets()})
     assert env.resolve("feature-store-writes", DownInjector).settings == {
         "toxiproxy": ["http://127.0.0.1:41006"], "proxy": "feature_store_writes",
     }  # fmt: skip
     assert env.resolve("upstream", NullColumnInjector).settings == {
-        "producer": "http://127.0.0.1:41004",
-        "feed": "upstream",
-    }
-    assert env.resolve("training-data", NullColumnInjector).settings["feed"] == "training-data"
-    # One name, two bindings: the link for network faults, the process for process faults.
+        "relay": "http://127.0.0.1:41011", "name": "batches",
+    }  # fmt: skip
+    assert env.resolve("training-data", LabelFlipInjector).kind == "service"
     assert env.resolve("feature-store", LatencyInjector).kind == "proxy"
     assert env.resolve("feature-store", KillInjector).settings == {
         "control": "http://127.0.0.1:41005",
         "service": "feature-store",
     }
-    for service in (
-        "model-server",
-        "pipeline",
-        "producer",
-        "drift-monitor",
-        "trainer",
-        "label-feed",
-    ):
+    for service in ("model-server", "pipeline", "producer", "drift-monitor", "trainer"):
         assert env.resolve(service, KillInjector).settings["service"] == service
 
 
-def test_reference_target_without_its_url_says_which_key_is_missing():
-    env = Environment.from_endpoints({"toxiproxy": "http://127.0.0.1:1"})
+def test_an_environment_without_targets_knows_none() -> None:
+    env = Environment.from_endpoints(json.loads((ENV / "endpoints.json").read_text()))
+    with pytest.raises(ScenarioError, match="unknown target 'feature-store'; known: none"):
+        env.resolve("feature-store", LatencyInjector)
+
+
+def test_a_target_without_its_url_says_which_key_is_missing():
+    env = Environment.from_endpoints(
+        {"toxiproxy": "http://127.0.0.1:1", "targets": {"model-server": {"service": "x"}}}
+    )
     with pytest.raises(ScenarioError, match="target 'model-server' needs 'control'"):
         env.resolve("model-server", KillInjector)
-    with pytest.raises(ScenarioError, match="target 'upstream' needs 'producer'"):
-        env.resolve("upstream", NullColumnInjector)
 
 
 def test_endpoints_file_is_a_valid_environment_file():

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.envs import stack_environment
 
 from gameday.errors import InjectionError
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
-from gameday.scenario.environment import Environment
 from gameday.undo.journal import Entry, Journal, Owner
 from gameday.undo.log import UndoLog
 
 TARGET = Target("feature-store", "proxy", {"toxiproxy": ["http://127.0.0.1:1"], "proxy": "fs"})
-ENV = Environment.from_endpoints({"toxiproxy": "http://127.0.0.1:1"}, source="env.yaml")
+ENV = stack_environment({"toxiproxy": "http://127.0.0.1:1"}, source="env.yaml")
 
 
 class Probe(Injector):

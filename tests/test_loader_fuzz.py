@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fixtures.envs import stack_environment
 from fixtures.plugins import loader_injectors, loader_verifiers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from gameday.scenario.yamlsafe import load_file, load_text
 
 PATH = "fuzz.yaml"
 INJECTORS, VERIFIERS = loader_injectors(), loader_verifiers()
-STACK = Environment.from_endpoints(
+STACK = stack_environment(
     {
         "toxiproxy": "http://127.0.0.1:1",
         "producer": "http://127.0.0.1:2",

@@ -6,11 +6,12 @@ these tests fill a record the way the runner does and check the evidence it prod
 
 from __future__ import annotations
 
+from fixtures.envs import stack_environment
+
 from gameday.evidence.model import Effect, LoadTick, RunEvidence
 from gameday.evidence.requests import Record, from_columns
 from gameday.injectors.base import Applied
 from gameday.run.record import FaultRecord, Phase, RunRecord
-from gameday.scenario.environment import Environment
 from gameday.scenario.model import parse_scenario
 
 SCENARIO = """
@@ -31,7 +32,7 @@ expect:
 
 
 def _record(text: str = SCENARIO) -> RunRecord:
-    env = Environment.from_endpoints({"prometheus": "http://127.0.0.1:9"})
+    env = stack_environment({"prometheus": "http://127.0.0.1:9"})
     return RunRecord(parse_scenario(text), env, started_at=100.0)
 
 

@@ -236,9 +236,11 @@ def test_locustfile_is_resolved_relative_to_the_scenario_file():
 
 
 def test_target_kind_is_checked_when_an_environment_is_given():
-    env = Environment.from_endpoints(
-        {"toxiproxy": "http://127.0.0.1:8474", "producer": "http://127.0.0.1:1"}
-    )
+    targets = {
+        "feature-store": {"proxy": "feature_store"},
+        "upstream": {"producer": "http://127.0.0.1:1"},
+    }
+    env = Environment.from_endpoints({"toxiproxy": "http://127.0.0.1:8474", "targets": targets})
     parse(LATENCY, environment=env)
     error = refusal(LATENCY.replace("feature-store", "upstream"), environment=env)
     assert (error.line, error.message) == (

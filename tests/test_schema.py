@@ -61,8 +61,8 @@ def test_params_are_tied_to_the_injector_name(validator):
         "params": {"column": "merchant_risk"},
     }
     assert validator.is_valid(_scenario(faults=[fault]))
-    unknown_column = {**fault, "params": {"column": "merchant_rsk"}}  # the real injector's choices
-    assert not validator.is_valid(_scenario(faults=[unknown_column]))
+    too_much = {**fault, "params": {"column": "merchant_risk", "fraction": 2}}  # its own bounds
+    assert not validator.is_valid(_scenario(faults=[too_much]))
     latency_params = {**fault, "params": {"latency_ms": 5}}  # valid for another injector only
     assert not validator.is_valid(_scenario(faults=[latency_params]))
     assert not validator.is_valid(_scenario(faults=[{**fault, "injector": "network.latncy"}]))

@@ -17,7 +17,8 @@ import requests
 
 from gameday.errors import InjectionError
 from gameday.injectors.base import Target
-from gameday.servers.toxiproxy.model import TTL_KEY
+
+TTL_KEY = "gameday_ttl_s"  # gameday's servers expire a fault themselves; toxiproxy ignores it
 
 _TIMEOUT_S = (3.0, 10.0)  # connect, read
 # Counters are evidence, not the fault: reading them must not hold up a revert for long.

@@ -181,6 +181,13 @@ class Injector(abc.ABC):
         return
 
     @classmethod
+    def check_target(cls, params: Mapping[str, Any], target: Target) -> None:
+        """Rules between validated params and the kind of target the environment resolves
+        (a JSON ``field`` for an HTTP link, a ``column`` for batches); ``ValueError`` if
+        broken. Called at validation time when an environment is known."""
+        return
+
+    @classmethod
     def validated(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """``given`` checked against the declared params and the cross-parameter rules."""
         params = validate_params(cls.params, given)

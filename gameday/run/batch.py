@@ -1,8 +1,9 @@
 """A batch of game days: the one API the command line, the pytest plugin and the drill use.
 
 A :class:`Batch` opens its environment once (attaching to an environment file, or starting
-the embedded stack), serves gameday's metrics when asked, and runs scenarios one after
-another: each writes its bundle into its own run folder and, when the batch has
+the embedded stack), ensures its batch relays (starting a relay server when the environment
+names none), serves gameday's metrics when asked, and runs scenarios one after another:
+each writes its bundle into its own run folder and, when the batch has
 :class:`~gameday.report.Outputs`, its reports.
 """
 
@@ -19,6 +20,7 @@ from typing import Protocol
 from gameday.run import metrics, session
 from gameday.run.console import Console
 from gameday.run.record import RunRecord
+from gameday.run.relays import relays_for
 from gameday.run.results import ScenarioResult
 from gameday.run.runner import TTL_MARGIN_S, RunOptions, Seams, run_scenario
 from gameday.scenario.environment import Environment
@@ -76,8 +78,12 @@ class Batch:
 
     def __enter__(self) -> Batch:
         try:
-            self._environment = self._given or self._stack.enter_context(
+            opened = self._given or self._stack.enter_context(
                 session.environment(self.options.env_file, self.console.event)
+            )
+            state = self.options.workdir.parent / "relay-state"
+            self._environment = self._stack.enter_context(
+                relays_for(opened, state, self.console.event)
             )
             self._stack.enter_context(
                 metrics.exporting(

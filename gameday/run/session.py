@@ -33,18 +33,8 @@ def environment(
 
 
 def embedded_template() -> Environment:
-    """The embedded stack's environment before it runs: the reference targets, with
-    placeholder loopback URLs, so scenarios can be validated before anything starts."""
-    placeholder = "http://127.0.0.1:9"
-    keys = (
-        "model_server",
-        "toxiproxy",
-        "prometheus",
-        "alertmanager",
-        "traces",
-        "producer",
-        "control",
-        "feature_store",
-        "pipeline",
-    )
-    return Environment.from_endpoints(dict.fromkeys(keys, placeholder), source="<embedded stack>")
+    """The embedded stack's environment before it runs: its targets, with placeholder loopback
+    URLs, so scenarios can be validated before anything starts."""
+    from gameday.stack.launcher import template_endpoints
+
+    return Environment.from_endpoints(template_endpoints(), source="<embedded stack>")

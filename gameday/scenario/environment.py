@@ -37,17 +37,12 @@ from gameday.scenario.expectations import AlertName
 from gameday.scenario.yamlsafe import Document, FileModel, KeyPath, did_you_mean, load_file
 
 DEFAULT_ALLOW_HOSTS = ("127.0.0.1", "localhost")
-STACK_SERVICES = (
-    "model-server", "feature-store", "pipeline", "producer", "drift-monitor",
-    "trainer", "label-feed",
-)  # fmt: skip
-_STACK_PROXIES = {"feature-store": "feature_store", "feature-store-writes": "feature_store_writes"}
-_STACK_FEEDS = ("upstream", "labels", "training-data")
 _URL_KEYS = (
     "model_server", "prometheus", "alertmanager", "traces", "feature_store", "pipeline",
-    "producer", "control", "drift_monitor", "label_feed", "trainer", "sink",
+    "producer", "control", "drift_monitor", "label_feed", "trainer", "sink", "relay",
 )  # fmt: skip
-_TARGET_KEYS = ("proxy", "toxiproxy", "batch_dir", "producer", "service")
+_TARGET_KEYS = ("proxy", "toxiproxy", "batch_dir", "producer", "service", "relay")
+FORMATS = ("parquet", "csv", "jsonl")
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
 _MASK = "***"
 
@@ -86,11 +81,28 @@ class SteadyState(FileModel):
     alerts: tuple[AlertName, ...] = ()
 
 
+class RelaySpec(FileModel):
+    """One entry of ``relays``: a batch relay from ``upstream`` to ``landing`` (fsspec URLs or
+    paths), ensured on the relay server before a run; ``format`` None: from each file's name."""
+
+    upstream: Text
+    landing: Text
+    format: Literal["parquet", "csv", "jsonl"] | None = None
+
+    @model_validator(mode="after")
+    def _apart(self) -> RelaySpec:
+        if self.upstream.rstrip("/") == self.landing.rstrip("/"):
+            raise ValueError("upstream and landing must be different locations")
+        return self
+
+
 class TargetSpec(FileModel):
-    """One entry of ``targets``: a proxy, a batch source, a service, or a plug-in's own keys.
+    """One entry of ``targets``: a proxy, a relay, a batch source, a service, or a plug-in's
+    own keys.
 
     Known keys: ``proxy`` (optionally ``toxiproxy``: URL(s) overriding the top-level ones),
-    ``batch_dir`` or ``producer``, ``service``. Other keys are kept for third-party injectors:
+    ``relay`` (a relay's name), ``batch_dir`` or ``producer``, ``service``. Other keys are kept
+    for third-party injectors:
     merged into the settings of each known binding or, in an entry without known keys,
     forming a target of kind ``kind:`` (or of the entry's first key: ``{queue: orders}``).
     """
@@ -98,6 +110,7 @@ class TargetSpec(FileModel):
     model_config = ConfigDict(extra="allow")
     proxy: Text | None = None
     toxiproxy: UrlList | None = None
+    relay: Text | None = None
     batch_dir: Text | None = None
     producer: Url | None = None
     service: Text | None = None
@@ -126,6 +139,7 @@ class TargetSpec(FileModel):
     def kinds(self) -> list[str]:
         """The target kinds this entry binds: ``proxy``, ``batch_source``, ``service``."""
         has = {"proxy": self.proxy, "batch_source": self.batch_dir or self.producer}
+        has["relay"] = self.relay
         has["service"] = self.service
         return [kind for kind, value in has.items() if value is not None]
 
@@ -133,9 +147,11 @@ class TargetSpec(FileModel):
 class Environment(FileModel):
     """The environment file's keys (CONTRACT.md) plus the embedded stack's endpoints.
 
-    ``targets`` is None when the file has none: the reference stack's targets apply then.
-    ``sink`` (gameday's telemetry sink) defaults to ``traces``; ``control`` is the stack's
-    control API (process faults); ``landing`` / ``quarantine`` are the stack's batch folders.
+    ``targets`` maps logical targets to what injectors act on (the embedded stack's endpoints
+    carry its own); ``relay`` is a relay server's API and ``relays`` the relays ensured on it
+    before a run (no ``relay``: ``gameday run`` starts its own). ``sink`` (gameday's telemetry
+    sink) defaults to ``traces``; ``control`` is a control API (``service`` targets: process
+    and service faults); ``landing`` / ``quarantine`` are the stack's batch folders.
     ``metrics_sd_dir``: a folder a Prometheus ``file_sd_configs`` job globs; a run writes
     its own metrics endpoint there (:mod:`gameday.run.metrics`).
     """
@@ -162,6 +178,18 @@ class Environment(FileModel):
     quarantine: Text | None = None
     metrics_sd_dir: Text | None = None
     steady_state: SteadyState = SteadyState()
+    relay: Url | None = None
+    relays: Mapping[str, RelaySpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _relay_targets_name_relays(self) -> Environment:
+        for name, spec in (self.targets or {}).items():
+            if spec.relay is not None and self.relays and spec.relay not in self.relays:
+                known = ", ".join(sorted(self.relays))
+                raise ValueError(f"target {name!r}: no relay {spec.relay!r} in relays ({known})")
+        if any(s.relay for s in (self.targets or {}).values()) and not (self.relay or self.relays):
+            raise ValueError("a relay target needs relays: {...} (or a relay: server that has it)")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -208,10 +236,7 @@ class Environment(FileModel):
 
     def target_names(self) -> list[str]:
         """Every logical target this environment resolves, sorted."""
-        if self.targets is not None:
-            return sorted(self.targets)
-        names = {*_STACK_PROXIES, *_STACK_FEEDS, *STACK_SERVICES}
-        return sorted(names)
+        return sorted(self.targets or {})
 
     def resolve(self, target_name: str, injector: Any) -> Target:
         """The :class:`Target` that ``injector`` (class or instance) acts on for ``target_name``.
@@ -233,28 +258,13 @@ class Environment(FileModel):
 
     def _bindings(self, name: str) -> list[Target]:
         """Every way ``name`` can be read; URLs the environment lacks are left None."""
-        if self.targets is None:
-            out = self._stack_bindings(name)
-        else:
-            spec = self.targets.get(name)
-            out = self._spec_bindings(name, spec) if spec is not None else []
+        spec = (self.targets or {}).get(name)
+        out = self._spec_bindings(name, spec) if spec is not None else []
         if not out:
             known = self.target_names()
             hint = did_you_mean(name, known)
-            raise ScenarioError(f"unknown target {name!r}; known: {', '.join(known)}{hint}")
-        return out
-
-    def _stack_bindings(self, name: str) -> list[Target]:
-        out = []
-        if name in _STACK_PROXIES:
-            out.append(self._proxy(name, _STACK_PROXIES[name], self.toxiproxy, {}))
-        if name == "upstream":
-            out.append(Target(name, "batch_source", {"producer": self.producer, "feed": name}))
-        elif name in _STACK_FEEDS:  # ground truth and training data come from the label feed
-            settings = {"control": self.control, "service": "label-feed", "feed": name}
-            out.append(Target(name, "batch_source", settings))
-        if name in STACK_SERVICES:
-            out.append(self._service(name, name, {}))
+            listed = ", ".join(known) or "none (the environment has no targets:)"
+            raise ScenarioError(f"unknown target {name!r}; known: {listed}{hint}")
         return out
 
     def _spec_bindings(self, name: str, spec: TargetSpec) -> list[Target]:
@@ -262,6 +272,8 @@ class Environment(FileModel):
         out = []
         if spec.proxy is not None:
             out.append(self._proxy(name, spec.proxy, spec.toxiproxy or self.toxiproxy, extras))
+        if spec.relay is not None:
+            out.append(Target(name, "relay", {"relay": self.relay, "name": spec.relay, **extras}))
         if spec.batch_dir is not None:
             out.append(Target(name, "batch_source", {"batch_dir": spec.batch_dir, **extras}))
         if spec.producer is not None:
@@ -299,7 +311,7 @@ def _plugin_target(name: str, extras: dict[str, Any]) -> Target:
 
 def _complete(target: Target) -> Target:
     """``target``, or a ScenarioError naming the environment key it still needs."""
-    for key in ("toxiproxy", "producer", "control"):
+    for key in ("toxiproxy", "producer", "control"):  # a relay URL may come at run time
         if key in target.settings and not target.settings[key]:
             raise ScenarioError(f"target {target.name!r} needs {key!r} (a URL) in the environment")
     return target

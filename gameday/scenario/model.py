@@ -416,10 +416,16 @@ def _check_environment(
     doc: Document, scenario: Scenario, env: Environment, injectors: Registry[Injector]
 ) -> None:
     for i, fault in enumerate(scenario.faults):
+        injector = injectors.get(fault.injector)
         try:
-            env.resolve(fault.target, injectors.get(fault.injector))
+            target = env.resolve(fault.target, injector)
         except ScenarioError as exc:
             raise doc.error(exc.message, ("faults", i, "target")) from None
+        try:
+            injector.check_target(fault.params, target)
+        except ValueError as exc:
+            where = f"target {fault.target!r} ({target.kind})"
+            raise doc.error(f"{fault.injector} on {where}: {exc}", ("faults", i)) from None
     for key in ("host", "master"):
         value = getattr(scenario.load, key, None) if scenario.load else None
         host = host_of(value) if value else None

@@ -9,7 +9,7 @@ enforces itself, so a fault outlives a killed game-day runner by at most its TTL
 - ``POST /services/{name}/kill {"ttl_s"}``: SIGKILL; restarted (same port) at the TTL.
 - ``POST /services/{name}/restart``: start a killed service again on its port.
 - ``POST /services/{name}/faults`` / ``DELETE .../faults/{id}``: forwarded to the service's
-  own ``/internal/faults`` (inference slowness, data faults in the producer).
+  own ``/internal/faults`` (inference slowness in the model server, the label feed's faults).
 - ``GET /services``: every service with pid, state and URL.
 """
 

@@ -48,7 +48,6 @@ NUMERIC_NAMES: tuple[str, ...] = tuple(f.name for f in NUMERIC)
 CATEGORICAL_NAMES: tuple[str, ...] = ("channel",)
 FEATURE_NAMES: tuple[str, ...] = NUMERIC_NAMES + CATEGORICAL_NAMES
 BATCH_COLUMNS: tuple[str, ...] = ("entity_id", "event_time", *FEATURE_NAMES)
-BY_NAME: dict[str, NumericFeature] = {f.name: f for f in NUMERIC}
 
 
 def entity_id(index: int) -> str:

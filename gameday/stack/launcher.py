@@ -1,9 +1,11 @@
 """Start, watch and stop the embedded reference stack, one process per part.
 
-Order: telemetry sink and toxiproxy-compatible server, then the feature store, the proxies
-in front of it, the services that use it, and last Alertmanager and Prometheus (which must
-know every port). Everything binds 127.0.0.1 on ephemeral ports and lives in one working
-folder that is removed on stop. ``Stack.endpoints`` is a valid environment file.
+Order: telemetry sink, toxiproxy-compatible server and batch relay server, then the feature
+store, the proxies in front of it and the relay that moves the producer's batches to the
+pipeline (:mod:`gameday.stack.batches`), the services that use them, and last Alertmanager
+and Prometheus (which must know every port). Everything binds 127.0.0.1 on ephemeral ports
+and lives in one working folder that is removed on stop. ``Stack.endpoints`` is a valid
+environment file.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import requests
 from gameday import _procs
 from gameday.errors import StackUnavailable
 from gameday.run import metrics
-from gameday.stack import observability
+from gameday.stack import batches, observability
 from gameday.stack.control import ControlApi, ControlServer
 from gameday.stack.model import bootstrap
 from gameday.telemetry import backends
@@ -66,6 +68,29 @@ class StackOptions:
     observability: bool = True
 
 
+def targets() -> dict[str, dict[str, str]]:
+    """The stack's logical targets, as an environment file names them: the model server's
+    link to the feature store and the pipeline's (proxies), the upstream batches (the batch
+    relay), the learning loop's feeds and every service (control API)."""
+    out: dict[str, dict[str, str]] = {name: {"service": name} for name in SERVICES}
+    out["feature-store"] = {"proxy": "feature_store", "service": "feature-store"}
+    out["feature-store-writes"] = {"proxy": "feature_store_writes"}
+    out["upstream"] = {"relay": batches.RELAY}
+    out["labels"] = {"service": "label-feed"}
+    out["training-data"] = {"service": "label-feed"}
+    return out
+
+
+def template_endpoints() -> dict[str, object]:
+    """The stack's endpoints before it runs (placeholder loopback URLs, real targets), so
+    scenarios can be validated against it before anything starts."""
+    placeholder = "http://127.0.0.1:9"
+    keys = ("model_server", "toxiproxy", "prometheus", "alertmanager", "traces", "producer",
+            "control", "feature_store", "pipeline", "relay")  # fmt: skip
+    relays = batches.folders(Path("gameday-stack")).relays()
+    return {**dict.fromkeys(keys, placeholder), "relays": relays, "targets": targets()}
+
+
 @dataclass
 class Stack:
     """The running reference stack. Use as a context manager, or ``start()`` / ``stop()``."""
@@ -102,12 +127,13 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self._write_model()
-        first = {"telemetry": self._argv_sink()}
+        first = {"telemetry": self._argv_sink(), "relay": batches.relay_argv(self.workdir)}
         if self.options.toxiproxy_url is None:
             first["toxiproxy"] = self._argv_toxiproxy()
         self._start_parallel(first)
         self._start_parallel({"feature-store": self._argv_feature_store()})
         self._create_proxies()
+        batches.create_relay(self.url("relay"), self._batches())
         self._start_parallel(
             {n: self._argv_service(n) for n in ("model-server", "pipeline", "producer")}
         )
@@ -197,15 +223,15 @@ class Stack:
     def _args_pipeline(self) -> list[str]:
         return [
             "--landing",
-            self._landing(),
+            str(self._batches().landing),
             "--feature-store",
             self.proxy_url("feature_store_writes"),
         ]
 
     def _args_producer(self) -> list[str]:
         return [
-            "--landing",
-            self._landing(),
+            "--upstream",
+            str(self._batches().upstream),
             "--rows",
             str(self.options.batch_rows),
             "--entities",
@@ -246,9 +272,9 @@ class Stack:
             str(self.options.train_interval_s),
         ]
 
-    def _landing(self) -> str:
+    def _batches(self) -> batches.Folders:
         assert self.workdir is not None
-        return str(self.workdir / "batches" / "landing")
+        return batches.folders(self.workdir)
 
     def proxy_url(self, proxy: str) -> str:
         """The data-plane address of a toxiproxy proxy of the stack, as a base URL."""
@@ -307,12 +333,15 @@ class Stack:
             "label_feed": self.url("label-feed"),
             "trainer": self.url("trainer"),
             "toxiproxy": self.url("toxiproxy"),
+            "relay": self.url("relay"),
+            "relays": self._batches().relays(),
             "traces": self.url("telemetry"),
             "traces_api": "tempo",
             "sink": self.url("telemetry"),
-            "landing": str(self.workdir / "batches" / "landing"),
-            "quarantine": str(self.workdir / "batches" / "quarantine"),
+            "landing": str(self._batches().landing),
+            "quarantine": str(self._batches().quarantine),
             "allow_hosts": ["127.0.0.1", "localhost"],
+            "targets": targets(),
         }
 
     def wait_healthy(self, timeout: float) -> None:

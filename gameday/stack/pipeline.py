@@ -1,6 +1,10 @@
 """Batch pipeline: watch the landing folder, validate each batch, store or quarantine it.
 
-Accepted batches are upserted into the feature store (through toxiproxy's
+Batches are Parquet files (``.parquet``, ``.pq``: what the batch relay delivers from the
+upstream producer) or CSV files with a header (``.csv``: dropped by hand); a batch's id is
+its file name without the suffix, and batches are taken in id order (so a delivered copy,
+``<id>-dup``, comes after the batch it copies). Dot-files and ``*.tmp`` are files still
+being written. Accepted batches are upserted into the feature store (through toxiproxy's
 ``feature_store_writes`` proxy in the embedded stack) and moved to ``processed/``. Rejected
 ones are moved to ``quarantine/`` beside a ``<batch>.reason.json`` saying why. A batch whose
 write fails stays in landing and is retried: it is not bad data. Byte-identical batches
@@ -29,6 +33,8 @@ from gameday.stack import validation
 
 SERVICE = "pipeline"
 KEEP_PROCESSED = 200
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+"""The batch files the pipeline takes, by suffix, and how each is read."""
 
 BATCHES = Counter("pipeline_batches_total", "Batches handled, by outcome.", ["outcome"])
 REJECTED = Counter("pipeline_batches_rejected_total", "Batches quarantined, by reason.", ["reason"])
@@ -62,7 +68,10 @@ class Pipeline:
         self.stored: list[str] = []
 
     def pending(self) -> list[Path]:
-        return sorted(p for p in self.landing.glob("*.csv") if not p.name.startswith("."))
+        """Complete batch files waiting in landing, in batch id order."""
+        return sorted(
+            (p for p in self.landing.iterdir() if _is_batch(p)), key=lambda p: (p.stem, p.name)
+        )
 
     async def run(self, interval: float) -> None:
         while True:
@@ -81,7 +90,7 @@ class Pipeline:
             span.set_attribute("gameday.batch_id", batch_id)
             data = path.read_bytes()
             with self.tracer.start_as_current_span("pipeline.validate"):
-                report = validation.validate(data)
+                report = validation.validate(data, FORMATS[path.suffix.lower()])
                 digest = hashlib.sha256(data).hexdigest()
                 if report.accepted and digest in self.seen:
                     report.fail("duplicate", f"same content as batch {self.seen[digest]}")
@@ -131,10 +140,15 @@ class Pipeline:
         LAST_SUCCESS.set(time.time())
         path.replace(self.processed / path.name)
         self.stored.append(batch_id)
-        old = sorted(self.processed.glob("*.csv"))[:-KEEP_PROCESSED]
-        for stale in old:
+        done = sorted(self.processed.iterdir())
+        for stale in done[:-KEEP_PROCESSED]:
             stale.unlink(missing_ok=True)
         self.log.info("batch stored", batch_id=batch_id)
+
+
+def _is_batch(path: Path) -> bool:
+    name = path.name
+    return path.suffix.lower() in FORMATS and not name.startswith(".") and not name.endswith(".tmp")
 
 
 def _count(report: validation.Report) -> None:

@@ -32,7 +32,6 @@ class ActiveFault:
     expires_at: float
     applied_at: float = field(default_factory=time.time)
     evidence: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)  # the fault's own memory, not reported
 
     def to_json(self) -> dict[str, Any]:
         return {

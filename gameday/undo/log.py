@@ -131,7 +131,7 @@ class UndoLog:
 def _environment_summary(environment: Environment) -> dict[str, Any]:
     """Where the run happened, for people reading the journal (secrets masked)."""
     data = environment.redacted()
-    keep = ("toxiproxy", "control", "producer", "model_server", "allow_hosts")
+    keep = ("toxiproxy", "relay", "control", "producer", "model_server", "allow_hosts")
     summary = {k: data[k] for k in keep if k in data}
     location = environment.location
     summary["source"] = location.path if location else None

@@ -18,11 +18,13 @@ from gameday.scenario.expectations import DataQualityExpectation, Expectation
 from gameday.verifiers.base import Check, PhaseName, Verifier
 
 KIND = "data_quality"
+_HOLD_ONLY = frozenset({"data.stale", "data.label_delay"})  # they hold batches, never change one
 
 
 def bad_batches(faults: Sequence[FaultEvidence]) -> list[str]:
     """Ids of the batches the run's data faults changed, in order, without duplicates
-    (batches a ``data.stale`` fault dropped were never delivered, so they are not bad)."""
+    (batches ``data.stale`` or ``data.label_delay`` only held back or dropped are not bad:
+    what was delivered, if anything, was delivered unchanged)."""
     ids: list[str] = []
     dropped: set[str] = set()
     for fault in faults:
@@ -30,7 +32,7 @@ def bad_batches(faults: Sequence[FaultEvidence]) -> list[str]:
         if not fault.injector.startswith("data.") or not isinstance(batches, list):
             continue
         names = [str(b) for b in batches]
-        if fault.injector == "data.stale":
+        if fault.injector in _HOLD_ONLY:
             dropped.update(names)
         ids += [b for b in names if b not in ids]
     return [b for b in ids if b not in dropped]

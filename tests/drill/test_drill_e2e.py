@@ -118,7 +118,7 @@ def test_in_a_terminal_the_prompts_take_a_number_and_the_drill_reverts_its_fault
     )
     try:
         child.expect_exact("ack> ")
-        assert data_faults(healthy_stack.endpoints["producer"]), "the fault is on while paged"
+        assert data_faults(healthy_stack.endpoints["relay"]), "the fault is on while paged"
         child.sendline("")
         child.expect_exact("6) producer / upstream data")
         child.expect_exact("component> ", timeout=30)
@@ -136,7 +136,7 @@ def test_in_a_terminal_the_prompts_take_a_number_and_the_drill_reverts_its_fault
                 child.expect(pexpect.EOF, timeout=60)
         child.close(force=True)
     assert child.exitstatus == 0, child.before
-    assert data_faults(healthy_stack.endpoints["producer"]) == []
+    assert data_faults(healthy_stack.endpoints["relay"]) == []
     assert toxics(healthy_stack.endpoints["toxiproxy"]) == []
     # no --postmortem: the post-mortem lands in the run folder, beside the run's evidence
     [run_dir] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]

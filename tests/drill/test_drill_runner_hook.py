@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.envs import stack_environment
 
 from gameday.evidence.testing import ScriptedSource
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
@@ -20,13 +21,10 @@ from gameday.run.console import Console
 from gameday.run.record import RunRecord
 from gameday.run.results import ScenarioResult
 from gameday.run.runner import RunOptions, Seams, run_scenario
-from gameday.scenario.environment import Environment
 from gameday.scenario.model import parse_scenario
 from gameday.undo.journal import Journal
 
-ENV = Environment.from_endpoints(
-    {"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2"}
-)
+ENV = stack_environment({"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2"})
 # The SLO check is decided as soon as the fault is on: an adaptive fault phase ends early.
 SCENARIO = """
 name: hook

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.envs import stack_environment
 
 from gameday.evidence.testing import ScriptedSource
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
@@ -18,7 +19,6 @@ from gameday.registry import Registry, load_injectors
 from gameday.run.console import Console
 from gameday.run.results import ScenarioResult
 from gameday.run.runner import RunOptions, Seams, run_scenario
-from gameday.scenario.environment import Environment
 from gameday.scenario.model import parse_scenario
 from gameday.undo.journal import Journal
 
@@ -71,7 +71,7 @@ class StepClock:
 def run(tmp_path: Path, firing: list[str], env: dict[str, Any] | None = None) -> ScenarioResult:
     known: Registry[Injector] = load_injectors(modules=(), entry_points=[])
     known.register(Noted, origin="tests", builtin=False)
-    environment = Environment.from_endpoints(
+    environment = stack_environment(
         {"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2", **(env or {})}
     )
     scenario = parse_scenario(SCENARIO, "steady.yaml", known, environment=environment)

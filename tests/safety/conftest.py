@@ -41,17 +41,17 @@ def _leave_the_stack_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
     if "stack" not in request.fixturenames:
         return
     endpoints = request.getfixturevalue("stack").endpoints
-    left = _remove_leftovers(endpoints["toxiproxy"], endpoints["producer"])
+    left = _remove_leftovers(endpoints["toxiproxy"], endpoints["relay"])
     prometheus = PrometheusClient(endpoints["prometheus"])
     wait_until(lambda: not active_alerts(prometheus), 90, "every alert resolved after the test")
     assert left == [], f"the test left faults behind: {left}"
 
 
-def _remove_leftovers(api: str, producer: str) -> list[str]:
+def _remove_leftovers(api: str, relay: str) -> list[str]:
     left = [f"toxic {name}" for name in toxics(api)]
     for name in toxics(api):
         requests.delete(f"{api}/proxies/feature_store/toxics/{name}", timeout=5)
-    for fid in data_faults(producer):
-        left.append(f"data fault {fid}")
-        requests.delete(f"{producer}/internal/faults/{fid}", timeout=5)
+    for name in data_faults(relay):
+        left.append(f"data fault {name}")
+        requests.delete(f"{relay}/relays/batches/faults/{name}", timeout=5)
     return left

@@ -48,18 +48,18 @@ def test_a_run_whose_terminal_went_away_still_reverts(
     stack: Stack, endpoints_file: Path, tmp_path: Path
 ) -> None:
     """SIGHUP, with nobody left to read the output (a dropped SSH session)."""
-    api, producer = stack.endpoints["toxiproxy"], stack.endpoints["producer"]
+    api, relay = stack.endpoints["toxiproxy"], stack.endpoints["relay"]
     scenario = str(SCENARIOS / "kill.yaml")  # two faults: the second revert follows a print
     argv = [sys.executable, "-m", "gameday", "run", scenario, "--env", str(endpoints_file),
             "--journal", str(tmp_path / "journal"), "--no-history"]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     try:
-        wait_until(lambda: toxics(api) and data_faults(producer), 60, "faults applied", 0.02)
+        wait_until(lambda: toxics(api) and data_faults(relay), 60, "faults applied", 0.02)
         for pipe in (proc.stdout, proc.stderr):
             assert pipe is not None
             pipe.close()  # every later write of the run fails with EPIPE
         proc.send_signal(signal.SIGHUP)
-        gone = lambda: not toxics(api) and not data_faults(producer)  # noqa: E731
+        gone = lambda: not toxics(api) and not data_faults(relay)  # noqa: E731
         wait_until(gone, 2.0, "both reverted within 2 s of the hangup", 0.01)
         assert proc.wait(30) == 3
     finally:

@@ -1,7 +1,8 @@
 """A runner killed by SIGKILL mid-fault leaves nothing behind: the TTL, or ``gameday recover``.
 
-``kill.yaml`` holds a harmless latency toxic and a tiny drift in the producer's batches for
-6 s. Each test kills ``gameday run`` (attached to the session's stack) once both are in force.
+``kill.yaml`` holds a harmless latency toxic and a tiny drift in the batches the relay moves
+from the producer to the pipeline, for 6 s. Each test kills ``gameday run`` (attached to the
+session's stack) once both are in force.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _faults(endpoints: dict[str, Any]) -> tuple[list[str], list[str]]:
-    return toxics(endpoints["toxiproxy"]), data_faults(endpoints["producer"])
+    return toxics(endpoints["toxiproxy"]), data_faults(endpoints["relay"])
 
 
 def _kill_once_applied(run: Run, endpoints: dict[str, Any]) -> None:
@@ -82,6 +83,6 @@ def test_watchdog_reverts_faults_on_a_toxiproxy_that_ignores_ttls(
         wait_until(lambda: not watchdog.running(journal.directory), 10, "watchdog exited")
     log = (journal.directory / watchdog.LOG_NAME).read_text()
     assert "reverted network.latency on feature-store" in log
-    assert [e.injector for e in journal.entries()] == ["data.drift"]  # expired by the producer
+    assert [e.injector for e in journal.entries()] == ["data.drift"]  # expired by the relay
     assert recover(run.journal).returncode == 0
     assert journal.entries() == []

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from fixtures.envs import stack_environment
 from fixtures.safety_harness import dead_owner, latency_fault, recover, toxics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,6 @@ from hypothesis import strategies as st
 from gameday.injectors.base import Applied, FaultContext, Injector, Target
 from gameday.injectors.data import LabelFlipInjector
 from gameday.registry import PluginError, Registry, load_injectors
-from gameday.scenario.environment import Environment
 from gameday.stack.launcher import Stack
 from gameday.undo import recover as recovering
 from gameday.undo.journal import Entry, Journal
@@ -150,7 +150,7 @@ def _feed_fault(
 ) -> Entry:
     """A label flip applied on the stack's label feed with its journal entry, as a run that was
     then killed leaves them (``recorded=False``: killed before apply's answer was written)."""
-    env = Environment.from_endpoints(endpoints, source="env.yaml")
+    env = stack_environment(endpoints, source="env.yaml")
     injector = LabelFlipInjector()
     target = env.resolve("labels", injector)
     ctx = FaultContext(fault_id, target, {"fraction": 0.01}, ttl_s=300.0)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.envs import stack_environment
 
 from gameday.errors import InjectionError
 from gameday.evidence.testing import ScriptedSource
@@ -22,13 +23,10 @@ from gameday.registry import Registry, load_injectors
 from gameday.run.console import Console
 from gameday.run.results import ScenarioResult
 from gameday.run.runner import RunOptions, Seams, run_scenario
-from gameday.scenario.environment import Environment
 from gameday.scenario.model import parse_scenario
 from gameday.undo.journal import Journal
 
-ENV = Environment.from_endpoints(
-    {"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2"}
-)
+ENV = stack_environment({"toxiproxy": "http://127.0.0.1:1", "prometheus": "http://127.0.0.1:2"})
 SCENARIO = """
 name: exits
 timeline: {baseline: 0s, fault: 3s, recovery: 2s, adaptive: false}

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fixtures.envs import stack_environment
 from fixtures.safety_harness import Front, dead_owner, toxics, toxiproxy_front
 
 from gameday.injectors.base import FaultContext, Target
@@ -37,7 +38,7 @@ def _apply(journal: Journal, api: str, fault_id: str, ttl_s: float) -> UndoLog:
     target = Target("feature-store", "proxy", {"toxiproxy": [api], "proxy": "feature_store"})
     ctx = FaultContext(fault_id, target, {"latency_ms": 10, "jitter_ms": 0}, ttl_s)
     injector = LatencyInjector()
-    undo = UndoLog(journal, Environment.from_endpoints({"toxiproxy": api}), lambda _: None)
+    undo = UndoLog(journal, stack_environment({"toxiproxy": api}), lambda _: None)
     undo.prepare(fault_id, injector, target)
     undo.intend(injector, ctx)
     undo.applied(injector.apply(ctx))

@@ -66,10 +66,10 @@ def test_log_lines_carry_the_trace_id_of_their_request(stack: Stack) -> None:
             log = stack.children[service].log_path
             assert log is not None
             lines += [json.loads(x) for x in log.read_text().splitlines() if trace_id in x]
-        return lines
+        both = {line["service"] for line in lines} == {"model-server", "feature-store"}
+        return lines if both else []  # each service writes its line when its request ends
 
-    lines = wait_until(logged, 5, "log lines with the request's trace id")
-    assert {line["service"] for line in lines} == {"model-server", "feature-store"}
+    lines = wait_until(logged, 5, "log lines of both services with the request's trace id")
     assert all(line["trace_id"] == trace_id and len(str(line["span_id"])) == 16 for line in lines)
 
 
@@ -144,14 +144,13 @@ def test_every_service_is_alive_and_ready(stack: Stack) -> None:
 
 def test_batches_flow_from_producer_through_pipeline_to_the_store(stack: Stack) -> None:
     pipeline = stack.endpoints["pipeline"]
-    stored = wait_until(
-        lambda: requests.get(f"{pipeline}/internal/stored", timeout=5).json()["batches"],
-        15,
-        "a stored batch",
-    )
+
+    def produced() -> list[str]:  # the producer's batches (other tests drop probes of their own)
+        stored = requests.get(f"{pipeline}/internal/stored", timeout=5).json()["batches"]
+        return [b for b in stored if b.startswith("batch-")]
+
+    last = wait_until(produced, 15, "a stored batch")[-1]
     batches = requests.get(
-        f"{stack.endpoints['feature_store']}/internal/batches",
-        params={"ids": stored[-1]},
-        timeout=5,
+        f"{stack.endpoints['feature_store']}/internal/batches", params={"ids": last}, timeout=5
     ).json()["batches"]
-    assert batches[stored[-1]]["written"] == 500
+    assert batches[last]["written"] == 500

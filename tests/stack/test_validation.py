@@ -1,12 +1,19 @@
-"""Batch validation: what the pipeline accepts, and why it quarantines the rest."""
+"""Batch validation: what the pipeline accepts, and why it quarantines the rest, whether the
+batch is Parquet (from the producer, through the relay) or CSV (dropped by hand)."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
 from gameday.stack import features as F
 from gameday.stack import validation
-from gameday.stack.batch_faults import to_csv
+from gameday.stack.producer import batch_table
 
 
 def _batch(n: int = 50, **overrides: np.ndarray) -> dict[str, np.ndarray]:
@@ -17,6 +24,28 @@ def _batch(n: int = 50, **overrides: np.ndarray) -> dict[str, np.ndarray]:
     cols.update(F.generate(np.random.default_rng(1), n, nulls=False))
     cols.update(overrides)
     return cols
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def to_csv(columns: dict[str, np.ndarray]) -> bytes:
+    """Columns as a CSV file with a header (None and NaN as empty fields)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(columns))
+    rows = zip(*(list(v) for v in columns.values()), strict=True)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode()
+
+
+def to_parquet(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def test_healthy_batch_is_accepted_with_its_rows() -> None:
@@ -82,3 +111,55 @@ def test_unknown_channel_is_out_of_range() -> None:
     report = validation.validate(to_csv({**_batch(3), "channel": np.array(["web", "fax", "app"])}))
     assert report.reasons == ["out_of_range"]
     assert report.out_of_range == {"channel": 1}
+
+
+# --- Parquet: the producer's batches, as the relay delivers them -------------------------------
+
+
+def test_a_parquet_batch_reads_as_the_same_rows_as_its_csv() -> None:
+    cols = _batch()
+    trust = cols["device_trust"].copy()
+    trust[:5] = np.nan  # a null in the producer's columns
+    cols["device_trust"] = trust
+    from_parquet = validation.validate(to_parquet(batch_table(cols)), "parquet")
+    from_csv = validation.validate(to_csv(cols))
+    assert from_parquet.accepted and from_csv.accepted
+    assert from_parquet.rows == from_csv.rows
+    assert from_parquet.nulls == {"device_trust": 5}
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "reason"),
+    [
+        ("account_age_days", pa.array([-1.0] + [10.0] * 49), "out_of_range"),
+        ("txn_count_7d", pa.array(["12 units"] * 50), "type"),
+        ("merchant_risk", pa.nulls(50, pa.float64()), "null_share"),
+        ("channel", pa.array(["fax"] * 50), "out_of_range"),
+    ],
+)
+def test_a_bad_parquet_column_is_refused_for_its_reason(
+    column: str, values: pa.Array, reason: str
+) -> None:
+    table = batch_table(_batch())
+    index = table.column_names.index(column)
+    bad = table.set_column(index, pa.field(column, values.type), values)
+    report = validation.validate(to_parquet(bad), "parquet")
+    assert report.reasons == [reason]
+    assert report.rows == []
+
+
+def test_a_torn_or_foreign_parquet_file_is_a_parse_rejection() -> None:
+    data = to_parquet(batch_table(_batch()))
+    for broken in (data[: len(data) // 2], b"PAR1 not really", to_csv(_batch())):
+        report = validation.validate(broken, "parquet")
+        assert report.reasons == ["parse"]
+        assert "not a readable Parquet file" in report.messages[0]
+
+
+def test_a_parquet_batch_without_rows_or_with_other_columns_is_refused() -> None:
+    table = batch_table(_batch())
+    assert validation.validate(to_parquet(table.slice(0, 0)), "parquet").reasons == ["empty"]
+    renamed = table.rename_columns(["id", *table.column_names[1:]])
+    report = validation.validate(to_parquet(renamed), "parquet")
+    assert report.reasons == ["schema"]
+    assert "missing columns: entity_id" in report.messages[0]
