@@ -125,14 +125,7 @@ class PayloadChannel:
     def apply(self, ctx: FaultContext, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
         toxic = self.toxic(ctx, request)
         urls, proxy = proxy_api.locate(ctx.target)
-        toxics = proxy_api.path("proxies", proxy, "toxics")
-        done: list[proxy_api.UndoCall] = []
-        for url in urls:
-            try:
-                _add(proxy_api.Server(url), toxics, proxy_api.with_ttl(toxic, ctx.ttl_s))
-            except InjectionError as exc:
-                proxy_api.raise_apply_failure(exc, proxy_api.undo_all(done))
-            done.append((url, "DELETE " + toxics + proxy_api.path(toxic["name"]), None))
+        proxy_api.add_toxic(urls, proxy, toxic, ctx.ttl_s)
         undo = {"via": "proxy", "toxiproxy": urls, "proxy": proxy, "toxic": toxic["name"]}
         return undo, {"toxiproxy": urls, "proxy": proxy, "toxic": toxic, "ttl_s": ctx.ttl_s}
 
@@ -157,17 +150,6 @@ class PayloadChannel:
 
     def enforces_ttl(self, target: Target) -> bool:
         return proxy_api.servers_honour_ttl(target)
-
-
-def _add(server: proxy_api.Server, path: str, body: dict[str, Any]) -> None:
-    reply = server.call("POST", path, body)
-    if reply.status_code == 400 and "toxic type" in proxy_api.reason(reply):
-        raise InjectionError(
-            f"toxiproxy {server.url} does not know the toxic {body['type']!r}: payload faults "
-            "need gameday's toxiproxy-compatible server (`gameday toxiproxy-server`) on this link"
-        )
-    if not reply.ok:
-        raise InjectionError(server.describe("POST", path, reply))
 
 
 class _ServiceFaults:

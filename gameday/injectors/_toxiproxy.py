@@ -103,6 +103,29 @@ def undo_all(undo: list[UndoCall]) -> list[str]:
     return failures
 
 
+def add_toxic(urls: list[str], proxy: str, toxic: dict[str, Any], ttl_s: float) -> None:
+    """Add ``toxic`` (TTL attached) to ``proxy`` on every server; on any failure, remove it
+    from the servers that took it and raise. A server that does not know the toxic's type
+    (a plain Go toxiproxy asked for a payload toxic) is named as such."""
+    toxics = path("proxies", proxy, "toxics")
+    done: list[UndoCall] = []
+    for url in urls:
+        server = Server(url)
+        try:
+            reply = server.call("POST", toxics, with_ttl(toxic, ttl_s))
+            if reply.status_code == 400 and "toxic type" in reason(reply):
+                raise InjectionError(
+                    f"toxiproxy {url} does not know the toxic {toxic['type']!r}: this fault "
+                    "needs gameday's toxiproxy-compatible server (`gameday toxiproxy-server`) "
+                    "on this link"
+                )
+            if not reply.ok:
+                raise InjectionError(server.describe("POST", toxics, reply))
+        except InjectionError as exc:
+            raise_apply_failure(exc, undo_all(done))
+        done.append((url, "DELETE " + toxics + path(toxic["name"]), None))
+
+
 def raise_apply_failure(exc: InjectionError, rollback_failures: list[str]) -> NoReturn:
     if rollback_failures:
         detail = "; ".join(rollback_failures)

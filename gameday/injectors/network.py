@@ -91,14 +91,7 @@ class _ToxicInjector(Injector):
         traffic" from "traffic the toxic did not act on" at revert."""
         toxic = self.toxic(ctx)
         urls, proxy = api.locate(ctx.target)
-        toxics = api.path("proxies", proxy, "toxics")
-        done: list[api.UndoCall] = []
-        for url in urls:
-            try:
-                _add_toxic(api.Server(url), toxics, api.with_ttl(toxic, ctx.ttl_s))
-            except InjectionError as exc:
-                api.raise_apply_failure(exc, api.undo_all(done))
-            done.append((url, "DELETE " + toxics + api.path(toxic["name"]), None))
+        api.add_toxic(urls, proxy, toxic, ctx.ttl_s)
         undo = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic["name"]}
         stats = [_link(api.read_stats(url, proxy)) for url in urls]
         evidence = {"toxiproxy": urls, "proxy": proxy, "toxic": toxic, "ttl_s": ctx.ttl_s,
@@ -130,12 +123,6 @@ class _ToxicInjector(Injector):
         """Took effect iff the toxic acted on some chunk (on any server). No chunk where every
         server counts is no effect; a server without counters leaves it unknown."""
         return _toxic_effect(applied.evidence, reverted)
-
-
-def _add_toxic(server: api.Server, path: str, body: dict[str, Any]) -> None:
-    reply = server.call("POST", path, body)
-    if not reply.ok:
-        raise InjectionError(server.describe("POST", path, reply))
 
 
 def _link(stats: Mapping[str, Any]) -> dict[str, Any]:

@@ -115,7 +115,10 @@ def test_a_toxiproxy_that_does_not_know_payload_toxics_is_named_as_such(
     target = Target("scores", "proxy", {"toxiproxy": [url], "proxy": "model_server"})
     params = NullColumnInjector.validated({"field": "score"})
     ctx = FaultContext("s-0-abcdef", target, params, 30.0)
-    with pytest.raises(InjectionError, match="payload faults need gameday's toxiproxy"):
+    with pytest.raises(
+        InjectionError,
+        match="does not know the toxic 'http_json': this fault needs gameday's toxiproxy",
+    ):
         NullColumnInjector().apply(ctx)
     assert CorruptBatchInjector.validated({})["column"] == ""  # no stack column by default
 

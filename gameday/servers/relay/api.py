@@ -22,16 +22,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gameday.servers.api import ApiError, decode_body
 from gameday.servers.relay.collection import RelayCollection
-from gameday.servers.relay.model import (
-    TTL_KEY,
-    VERSION,
-    ApiError,
-    decode_body,
-    decode_object,
-    parse_fault,
-    parse_relay,
-)
+from gameday.servers.relay.model import TTL_KEY, VERSION, decode_object, parse_fault, parse_relay
 
 Reply = tuple[int, Any]  # status, JSON payload (None: no body)
 

@@ -17,14 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gameday.servers.relay.model import (
-    ApiError,
-    FaultSpec,
-    RelaySpec,
-    bad_body,
-    not_found,
-    parse_relay,
-)
+from gameday.servers.api import ApiError, bad_body
+from gameday.servers.relay.model import FaultSpec, RelaySpec, not_found, parse_relay
 from gameday.servers.relay.relay import Relay
 from gameday.servers.relay.store import RelayFolder, holds_batches, lock_state, recover
 

@@ -214,7 +214,18 @@ def _arrow_array(values: Sequence[object], old: pa.DataType) -> pa.Array:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-class CsvFrame(Frame):
+class _TextFrame(Frame):
+    """A text batch of one row per line: a garbled row is replaced by a garbage line."""
+
+    garbage: dict[int, bytes]
+
+    def garble(self, rows: np.ndarray, rng: np.random.Generator) -> int:
+        for i in rows.tolist():
+            self.garbage[i] = garbage_line(rng)
+        return len(rows)
+
+
+class CsvFrame(_TextFrame):
     """A CSV batch with a header row. Cells are parsed to numbers only when a fault reads them,
     and a row no fault changed keeps its exact text (quoting, line ending)."""
 
@@ -256,11 +267,6 @@ class CsvFrame(Frame):
         rows = len(self.rows)
         self.rows, self.raw, self.dirty, self.garbage = [], self.raw[:1], set(), {}
         return rows
-
-    def garble(self, rows: np.ndarray, rng: np.random.Generator) -> int:
-        for i in rows.tolist():
-            self.garbage[i] = garbage_line(rng)
-        return len(rows)
 
     def to_bytes(self) -> bytes:
         out = io.StringIO()
@@ -322,7 +328,7 @@ def _cell_text(value: object) -> str:
 # --- JSON Lines ------------------------------------------------------------------------------
 
 
-class JsonlFrame(Frame):
+class JsonlFrame(_TextFrame):
     """A JSON Lines batch (one object per line); unchanged rows keep their exact bytes."""
 
     format = "jsonl"
@@ -363,11 +369,6 @@ class JsonlFrame(Frame):
         rows = len(self.records)
         self.raw, self.records, self.dirty, self.garbage = [], [], set(), {}
         return rows
-
-    def garble(self, rows: np.ndarray, rng: np.random.Generator) -> int:
-        for i in rows.tolist():
-            self.garbage[i] = garbage_line(rng)
-        return len(rows)
 
     def to_bytes(self) -> bytes:
         lines = [self._line(i) for i in range(len(self.records))]

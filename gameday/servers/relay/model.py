@@ -7,11 +7,12 @@ ignored, ``null`` means "the default", and a value of the wrong type is a 400
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from gameday.servers.api import ApiError, bad_body, decode_body, json_type, missing_field
 
 VERSION = "0.1.0"
 """The relay API's version (``GET /version``)."""
@@ -64,47 +65,12 @@ HOLDING_TYPES = frozenset({"stale", "delay"})
 """Fault types that hold batches back instead of changing them."""
 
 
-class ApiError(Exception):
-    """An API failure: the message and status the API answers with."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-    def to_json(self) -> dict[str, Any]:
-        """The error body, ``{"error": msg, "status": N}``."""
-        return {"error": self.message, "status": self.status}
-
-
-def bad_body(detail: str) -> ApiError:
-    """400 ``bad request body: <detail>``."""
-    return ApiError(f"bad request body: {detail}", 400)
-
-
-def missing_field(name: str) -> ApiError:
-    """400 ``missing required field: <name>``."""
-    return ApiError(f"missing required field: {name}", 400)
-
-
 def not_found(what: str) -> ApiError:
     """404 ``<what> not found``."""
     return ApiError(f"{what} not found", 404)
 
 
 # --- JSON bodies -------------------------------------------------------------------------------
-
-
-def decode_body(raw: bytes) -> Any:
-    """The first JSON value of ``raw``; 400 if there is none."""
-    text = raw.decode("utf-8", errors="replace").lstrip()
-    if not text:
-        raise bad_body("EOF")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError as exc:
-        raise bad_body(str(exc)) from exc
-    return value
 
 
 def decode_object(raw: bytes) -> dict[str, Any]:
@@ -118,19 +84,6 @@ def expect_object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_body(f"{where}: expected a JSON object, got {json_type(value)}")
     return value
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of ``value``'s type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def get_str(body: Mapping[str, Any], key: str, where: str = "") -> str | None:

@@ -24,11 +24,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameday.servers.api import ApiError
 from gameday.servers.relay.faults import ActiveFault, Work
 from gameday.servers.relay.formats import duplicate_name, format_of
 from gameday.servers.relay.intake import POLL_S, Watcher
 from gameday.servers.relay.locations import Entry, Location, move
-from gameday.servers.relay.model import ApiError, FaultSpec, RelaySpec, not_found
+from gameday.servers.relay.model import FaultSpec, RelaySpec, not_found
 from gameday.servers.relay.profile import Profiler
 from gameday.servers.relay.store import RelayFolder, stored_name
 

@@ -18,8 +18,9 @@ from urllib.parse import unquote, urlsplit
 
 import h11
 
+from gameday.servers.api import ApiError, decode_body
 from gameday.servers.toxiproxy.collection import ProxyCollection
-from gameday.servers.toxiproxy.model import TTL_KEY, VERSION, ApiError, decode_body, decode_object
+from gameday.servers.toxiproxy.model import TTL_KEY, VERSION, decode_object
 
 _MAX_BODY = 4 << 20
 Reply = tuple[int, Any]  # status, JSON payload (None: no body)

@@ -1,7 +1,7 @@
 """The server's state: every proxy by name, and the API operations on them.
 
 Each operation takes an already decoded JSON body, validates it in toxiproxy's order and
-raises :class:`~gameday.servers.toxiproxy.model.ApiError` with toxiproxy's message and status. The
+raises :class:`~gameday.servers.api.ApiError` with toxiproxy's message and status. The
 HTTP layer runs one operation at a time (the caller holds :attr:`ProxyCollection.lock`), so
 an operation that awaits a bind never interleaves with another.
 """
@@ -13,19 +13,17 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from gameday.servers.api import ApiError, bad_body, missing_field
 from gameday.servers.toxiproxy.model import (
     PROXY_EXISTS,
     PROXY_NOT_FOUND,
     TOXIC_EXISTS,
     TOXIC_NOT_FOUND,
-    ApiError,
     Toxic,
-    bad_body,
     error,
     get_bool,
     get_str,
     get_ttl,
-    missing_field,
     split_host_port,
 )
 from gameday.servers.toxiproxy.proxy import DEFAULT_LISTEN, Proxy

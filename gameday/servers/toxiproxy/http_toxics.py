@@ -30,15 +30,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gameday.servers.api import ApiError, bad_body
 from gameday.servers.toxiproxy.jsonpath import ACTIONS, NUMERIC_ACTIONS, Edit, parse_path
-from gameday.servers.toxiproxy.model import (
-    ApiError,
-    JsonValue,
-    Toxic,
-    ToxicFields,
-    attributes_object,
-    bad_body,
-)
+from gameday.servers.toxiproxy.model import JsonValue, Toxic, ToxicFields, attributes_object
 
 HTTP_JSON = "http_json"
 HTTP_STATUS = "http_status"

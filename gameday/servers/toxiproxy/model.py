@@ -8,10 +8,11 @@ are ignored, ``null`` means "default / current value", and a value of the wrong 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
+
+from gameday.servers.api import ApiError, bad_body, decode_body, json_type
 
 VERSION = "2.12.0"
 """The toxiproxy version whose API the embedded server speaks."""
@@ -38,26 +39,6 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 payload toxics, whose attributes are typed, live in ``http_toxics.py``."""
 
 
-class ApiError(Exception):
-    """An API failure with the status code and message toxiproxy gives for it."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error": self.message, "status": self.status}
-
-
-def bad_body(detail: str) -> ApiError:
-    return ApiError(f"bad request body: {detail}", 400)
-
-
-def missing_field(name: str) -> ApiError:
-    return ApiError(f"missing required field: {name}", 400)
-
-
 PROXY_NOT_FOUND = ("proxy not found", 404)
 PROXY_EXISTS = ("proxy already exists", 409)
 INVALID_STREAM = ("stream was invalid, can be either upstream or downstream", 400)
@@ -74,36 +55,12 @@ def error(kind: tuple[str, int]) -> ApiError:
 # --- JSON bodies -------------------------------------------------------------------------------
 
 
-def decode_body(raw: bytes) -> Any:
-    """The first JSON value of ``raw`` (trailing data is ignored, as Go's decoder does)."""
-    text = raw.decode("utf-8", errors="replace").lstrip()
-    if not text:
-        raise bad_body("EOF")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError as exc:
-        raise bad_body(str(exc)) from exc
-    return value
-
-
 def decode_object(raw: bytes) -> dict[str, Any]:
     """A JSON object body, or 400."""
     value = decode_body(raw)
     if not isinstance(value, dict):
-        raise bad_body(f"expected a JSON object, got {_json_type(value)}")
+        raise bad_body(f"expected a JSON object, got {json_type(value)}")
     return value
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def get_str(body: dict[str, Any], key: str, default: str) -> str:
@@ -112,7 +69,7 @@ def get_str(body: dict[str, Any], key: str, default: str) -> str:
     if value is None:
         return default
     if not isinstance(value, str):
-        raise bad_body(f"{key}: expected a string, got {_json_type(value)}")
+        raise bad_body(f"{key}: expected a string, got {json_type(value)}")
     return value
 
 
@@ -122,7 +79,7 @@ def get_bool(body: dict[str, Any], key: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise bad_body(f"{key}: expected a boolean, got {_json_type(value)}")
+        raise bad_body(f"{key}: expected a boolean, got {json_type(value)}")
     return value
 
 
@@ -132,7 +89,7 @@ def get_number(body: dict[str, Any], key: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise bad_body(f"{key}: expected a number, got {_json_type(value)}")
+        raise bad_body(f"{key}: expected a number, got {json_type(value)}")
     return float(value)
 
 
@@ -221,7 +178,7 @@ def attributes_object(body: dict[str, Any]) -> dict[str, Any]:
     if attrs is None:
         return {}
     if not isinstance(attrs, dict):
-        raise bad_body(f"attributes: expected an object, got {_json_type(attrs)}")
+        raise bad_body(f"attributes: expected an object, got {json_type(attrs)}")
     return attrs
 
 

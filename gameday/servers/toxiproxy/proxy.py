@@ -10,9 +10,10 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from gameday.servers.api import ApiError
 from gameday.servers.toxiproxy.counters import ToxicCounters, stats_json
 from gameday.servers.toxiproxy.link import Connection
-from gameday.servers.toxiproxy.model import ApiError, Toxic, join_host_port, split_host_port
+from gameday.servers.toxiproxy.model import Toxic, join_host_port, split_host_port
 from gameday.servers.toxiproxy.toxics import new_counters
 
 DEFAULT_LISTEN = "127.0.0.1:0"
