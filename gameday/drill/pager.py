@@ -72,7 +72,7 @@ def key_of(alert: PrometheusAlert) -> AlertKey:
 
 
 def label_text(alert: PrometheusAlert) -> str:
-    """``severity=page team=ml service=model-server`` (alertname left out)."""
+    """``severity=page team=ml service=checkout`` (alertname left out)."""
     return " ".join(f"{k}={v}" for k, v in key_of(alert)[1])
 
 

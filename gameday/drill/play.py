@@ -49,9 +49,8 @@ POSTMORTEM = "postmortem.md"  # in the run folder, unless --postmortem says wher
 REPORT_AFTER_S = 45.0  # no alert expected: a colleague reports trouble after this long
 REPORT_MARGIN_S = 10.0  # ... or this long after the latest an expected alert should fire
 BANNER = (
-    "gameday drill: you are on call for the ML platform (model server, feature store, batch",
-    "pipeline, drift monitor, learning loop). Something is about to go wrong. When paged:",
-    "acknowledge, find the root cause, and name its component and fault family.",
+    "gameday drill: you are on call for the ML platform. Something is about to go wrong.",
+    "When paged: acknowledge, find the root cause, and name its component and fault family.",
     "Waiting for the stack to settle ...",
 )
 
@@ -81,11 +80,12 @@ def run_drill(options: DrillOptions, out: TextIO | None = None, stdin_fd: int = 
     (interrupted, guard, broken steady state) after its faults were reverted.
     """
     out = out or sys.stdout
-    scenarios = _load(options.paths, options.env)
+    environment = _environment(options.env)
+    scenarios = load_scenarios(discover(options.paths), environment=environment)
     seed = options.seed if options.seed is not None else new_seed()
     scenario, max_s = pick(scenarios, seed), options.max_minutes * 60
-    played, key = blind(scenario, max_s), answer_key(scenario)
-    choices = choices_for(drillable(scenarios))
+    played, key = blind(scenario, max_s), answer_key(scenario, environment)
+    choices = choices_for(drillable(scenarios), environment)
     sheet = Sheet(options.facilitator)
     try:
         sheet.header(scenario, key, seed, max_s)
@@ -101,9 +101,10 @@ def run_drill(options: DrillOptions, out: TextIO | None = None, stdin_fd: int = 
         sheet.close()
 
 
-def _load(paths: tuple[str, ...], env_file: str | None) -> list[Scenario]:
-    environment = load_environment(env_file) if env_file else session.embedded_template()
-    return load_scenarios(discover(paths), environment=environment)
+def _environment(env_file: str | None) -> Environment:
+    """The environment file's (or the embedded stack's) targets: what scenarios are checked
+    against and what the answer key and the choices are made of."""
+    return load_environment(env_file) if env_file else session.embedded_template()
 
 
 def _batch_options(options: DrillOptions) -> BatchOptions:
@@ -198,9 +199,9 @@ def _write(
 
 
 def _expected_services(key: AnswerKey) -> set[str]:
-    # components named like services mark the chart's rows; upstream data is the producer
-    names = {c for culprit in key.culprits for c in culprit.components}
-    return names | ({"producer"} if "upstream" in names else set())
+    # components named like services (the services faults' targets name are accepted
+    # components) mark the chart's rows
+    return {c for culprit in key.culprits for c in culprit.components}
 
 
 def _reveal(

@@ -58,7 +58,7 @@ def run_events(evidence: RunEvidence) -> tuple[list[Event], list[str]]:
 
 
 def _describe(fault: FaultEvidence) -> str:
-    """``network.latency on feature-store (latency_ms=800)``, as the drill says it."""
+    """``network.latency on orders-db (latency_ms=800)``, as the drill says it."""
     shown = ", ".join(f"{k}={v}" for k, v in fault.params.items())
     what = f"{fault.injector} on {fault.target}"
     return f"{what} ({shown})" if shown else what

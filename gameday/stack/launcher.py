@@ -70,12 +70,14 @@ class StackOptions:
 
 def targets() -> dict[str, dict[str, str]]:
     """The stack's logical targets, as an environment file names them: the model server's
-    link to the feature store and the pipeline's (proxies), the upstream batches (the batch
-    relay), the learning loop's feeds and every service (control API)."""
+    link to the feature store and the pipeline's (proxies, each naming the feature store as
+    the service behind it), the upstream batches (the batch relay; the producer makes them),
+    the learning loop's feeds and every service (control API). The drill's answer key is
+    made of these (:mod:`gameday.drill.answers`)."""
     out: dict[str, dict[str, str]] = {name: {"service": name} for name in SERVICES}
     out["feature-store"] = {"proxy": "feature_store", "service": "feature-store"}
-    out["feature-store-writes"] = {"proxy": "feature_store_writes"}
-    out["upstream"] = {"relay": batches.RELAY}
+    out["feature-store-writes"] = {"proxy": "feature_store_writes", "service": "feature-store"}
+    out["upstream"] = {"relay": batches.RELAY, "service": "producer"}
     out["labels"] = {"service": "label-feed"}
     out["training-data"] = {"service": "label-feed"}
     return out

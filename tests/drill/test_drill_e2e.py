@@ -54,7 +54,7 @@ def test_piped_answers_score_the_drill_and_the_postmortem_holds_the_real_timelin
             drill.answer(component)
             drill.expect("family> ")
             drill.answer(family)
-        drill.expect("Correct: feature-store link")
+        drill.expect("Correct: feature-store link (network path to feature-store), family network")
         assert drill.finish() == 0, drill.output
     finally:
         drill.stop()
@@ -76,7 +76,7 @@ def test_piped_answers_score_the_drill_and_the_postmortem_holds_the_real_timelin
         "alert firing: ModelLatencyHigh",
         "alert notified: ModelLatencyHigh to ml-oncall",
         "| acknowledged |",
-        "diagnosed: feature-store link",
+        "diagnosed: feature-store link (network path to feature-store), family network",
         "fault reverted",
         "recovered",
     ):
@@ -120,12 +120,12 @@ def test_in_a_terminal_the_prompts_take_a_number_and_the_drill_reverts_its_fault
         child.expect_exact("ack> ")
         assert data_faults(healthy_stack.endpoints["relay"]), "the fault is on while paged"
         child.sendline("")
-        child.expect_exact("6) producer / upstream data")
+        child.expect_exact("10) upstream (batches from producer)")
         child.expect_exact("component> ", timeout=30)
-        child.sendline("6")
+        child.sendline("10")
         child.expect_exact("family> ", timeout=30)
         child.sendline("DATA")
-        child.expect_exact("Correct: producer / upstream data, family data", timeout=30)
+        child.expect_exact("Correct: upstream (batches from producer), family data", timeout=30)
         child.expect_exact("THE ANSWER", timeout=120)
         child.expect_exact("data.null_column on upstream", timeout=30)
         child.expect(pexpect.EOF, timeout=120)

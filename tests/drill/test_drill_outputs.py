@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from fixtures.drill_harness import LATENCY, alert, catalogue, conversation
+from fixtures.drill_harness import ENV, LATENCY, alert, catalogue, conversation
 from fixtures.runs import T0 as RUN_T0
 from fixtures.runs import TRACE_ID, judged, synthetic_builder, synthetic_result
 
@@ -166,7 +166,7 @@ def test_the_outcome_file_holds_answer_answers_times_and_timeline(tmp_path: Path
     outcome = DrillOutcome(
         scenario.name,
         7,
-        answer_key(scenario),
+        answer_key(scenario, ENV),
         score,
         [Event(T0 + 9, "acknowledged"), Event(T0, "fault applied", "fault")],
     )
@@ -272,7 +272,7 @@ def test_the_trainee_console_hides_the_fault_and_the_sheet_keeps_everything(
 ) -> None:
     sheet = Sheet(tmp_path / "sheet.md")
     scenario = catalogue("feature-store-latency")
-    sheet.header(scenario, answer_key(scenario), 42, 600)
+    sheet.header(scenario, answer_key(scenario, ENV), 42, 600)
     screen = io.StringIO()
     console = TraineeConsole(screen, sheet)
     console.event("fault applied: network.latency on feature-store {'latency_ms': 800}")

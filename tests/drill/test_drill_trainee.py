@@ -34,14 +34,16 @@ def test_a_correct_diagnosis_ends_the_drill_with_measured_times() -> None:
     talk = conversation()
     talk.firing.append(alert("ModelLatencyHigh"))
     talk.step_until(lambda: talk.trainee.stage is Stage.ACK, "paged")
-    talk.answer("ack", "3", "network")
+    talk.answer("ack", "8", "network")  # 8) feature-store link
     assert talk.step()  # the drill is over: the runner may end the fault phase
     score = talk.trainee.score
     assert score.ended == "diagnosed" and score.wrong == 0
     assert score.time_to_acknowledge_s is not None and score.time_to_diagnosis_s is not None
     assert 0 <= score.time_to_acknowledge_s <= score.time_to_diagnosis_s
     assert [g.correct for g in score.given] == [True]
-    assert "Correct: feature-store link" in talk.text
+    assert (
+        "Correct: feature-store link (network path to feature-store), family network" in talk.text
+    )
 
 
 def test_wrong_diagnoses_are_counted_and_the_trainee_tries_again() -> None:

@@ -81,12 +81,16 @@ def test_latency_histogram_carries_trace_ids_as_exemplars(stack: Stack) -> None:
         headers={"traceparent": header},
         timeout=5,
     )
-    text = requests.get(
-        f"{stack.endpoints['model_server']}/metrics",
-        timeout=5,
-        headers={"Accept": "application/openmetrics-text"},
-    ).text
-    assert f'# {{trace_id="{trace_id}"}}' in text
+
+    def exemplar_seen() -> bool:  # observed as the response ends: poll, do not race it
+        text = requests.get(
+            f"{stack.endpoints['model_server']}/metrics",
+            timeout=5,
+            headers={"Accept": "application/openmetrics-text"},
+        ).text
+        return f'# {{trace_id="{trace_id}"}}' in text
+
+    wait_until(exemplar_seen, 5, f"an exemplar with the request's trace id {trace_id}", 0.05)
 
 
 def test_malformed_json_gets_400_with_a_message(stack: Stack) -> None:
