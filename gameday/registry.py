@@ -37,7 +37,7 @@ INJECTOR_MODULES = (
 )
 VERIFIER_MODULES = tuple(
     f"gameday.verifiers.{name}"
-    for name in ("alerts", "root_cause", "recovery", "slo", "data_quality", "model")
+    for name in ("alerts", "root_cause", "recovery", "slo", "data_quality", "model", "pages")
 )
 # Names from the public contract: only gameday itself may provide them.
 RESERVED_INJECTORS = frozenset(

@@ -26,6 +26,7 @@ from gameday.evidence.model import (
     ActiveSince,
     AlertSeries,
     AlertsEvidence,
+    AlertStatusEvidence,
     BatchBook,
     DataEvidence,
     InputSeries,
@@ -229,6 +230,7 @@ class Collectors:
         and the least ``group_wait`` before each receiver is paged."""
         errors = list(self._notes)
         hooks: tuple[WebhookEvidence, ...] = ()
+        sink_read = False
         if final and self.environment.sink:
             token = self.environment.sink_token
             sink = SinkClient(
@@ -238,6 +240,7 @@ class Collectors:
             )
             try:
                 hooks = tuple(_webhook(n) for n in sink.notifications(since=since))
+                sink_read = True
             except StackUnavailable as exc:
                 errors.append(f"webhook sink: {exc}")
         if self._am_log.error:
@@ -256,6 +259,9 @@ class Collectors:
         return NotificationsEvidence(
             webhooks=hooks,
             sightings=sightings,
+            statuses=_statuses(self._am_log, since),
+            sink_read=sink_read,
+            api_polls=self._am_log.polls,
             group_wait_s=dict(self._group_wait),
             errors=tuple(errors),
         )
@@ -384,6 +390,26 @@ def _presence(
         return InputSeries(selector=selector, error=str(exc))
     points = tuple(p for s in found for p in s.points)
     return InputSeries(selector=selector, points=points)
+
+
+def _statuses(log: AlertmanagerLog, since: float) -> tuple[AlertStatusEvidence, ...]:
+    """The alert statuses the poll kept that were still seen at or after ``since``."""
+    return tuple(
+        AlertStatusEvidence(
+            labels=dict(s.labels),
+            fingerprint=s.fingerprint,
+            starts_at=s.starts_at,
+            state=s.state,
+            inhibited_by=s.inhibited_by,
+            inhibited_by_names=s.inhibited_by_names,
+            silenced_by=s.silenced_by,
+            receivers=s.receivers,
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+        )
+        for s in sorted(log.statuses.values(), key=lambda s: s.first_seen)
+        if s.last_seen >= since
+    )
 
 
 def _webhook(note: Notification) -> WebhookEvidence:

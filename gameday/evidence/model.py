@@ -280,14 +280,68 @@ class SightingEvidence(_Model):
         return self.labels.get("alertname", "")
 
 
+class AlertStatusEvidence(_Model):
+    """One alert instance in one status, as Alertmanager's API showed it while the run went on.
+
+    ``state`` is Alertmanager's ``status.state`` (``active``, ``suppressed``, ``unprocessed``);
+    ``inhibited_by`` holds the fingerprints of the alerts inhibiting it (``status.inhibitedBy``)
+    and ``inhibited_by_names`` their ``alertname``, resolved from the same poll (an inhibiting
+    alert is itself in Alertmanager's list); ``silenced_by`` holds silence ids. The instance is
+    keyed by fingerprint, ``startsAt`` and status: a change of status is a new record, each
+    with the first and last poll that showed it.
+    """
+
+    labels: dict[str, str]
+    fingerprint: str = ""
+    starts_at: float | None = None
+    state: str
+    inhibited_by: tuple[str, ...] = ()
+    inhibited_by_names: tuple[str, ...] = ()
+    silenced_by: tuple[str, ...] = ()
+    receivers: tuple[str, ...] = ()
+    first_seen: float
+    last_seen: float
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+
 class NotificationsEvidence(_Model):
-    """Alertmanager's side: webhook deliveries, sightings in its API, and the least
-    ``group_wait`` of the routes that lead to each receiver (from its configuration)."""
+    """Alertmanager's side: webhook deliveries, sightings in its API, every alert's status in
+    its API (active, inhibited, silenced) and the least ``group_wait`` of the routes that lead
+    to each receiver (from its configuration).
+
+    ``sink_read`` says the webhook sink was read (so no webhook means none was delivered);
+    ``api_polls`` counts the successful polls of Alertmanager's API (0: none, so ``statuses``
+    says nothing). Both default to "not read", which is what bundles written before they
+    existed mean.
+    """
 
     webhooks: tuple[WebhookEvidence, ...] = ()
     sightings: tuple[SightingEvidence, ...] = ()
+    statuses: tuple[AlertStatusEvidence, ...] = ()
+    sink_read: bool = False
+    api_polls: int = 0
     group_wait_s: dict[str, float] = Field(default_factory=dict)
     errors: tuple[str, ...] = ()
+
+    @property
+    def has_webhooks(self) -> bool:
+        """Whether the webhook deliveries are known (the sink was read, or some were kept)."""
+        return self.sink_read or bool(self.webhooks)
+
+    @property
+    def statuses_polled(self) -> bool:
+        """Whether the alerts' status (inhibited, silenced) was polled: bundles written before
+        gameday kept it polled only active alerts, so their silence on inhibition means
+        nothing."""
+        return self.api_polls > 0 or bool(self.statuses)
+
+    @property
+    def has_api(self) -> bool:
+        """Whether Alertmanager's API was polled during the run."""
+        return self.api_polls > 0 or bool(self.sightings) or bool(self.statuses)
 
 
 # --- load ---------------------------------------------------------------------------------------

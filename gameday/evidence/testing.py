@@ -31,6 +31,7 @@ from gameday.evidence.model import (
     AlertSeries,
     AlertsEvidence,
     AlertState,
+    AlertStatusEvidence,
     BatchBook,
     DataEvidence,
     Effect,
@@ -88,6 +89,8 @@ class EvidenceBuilder:
         self._records: list[Record] = []
         self._webhooks: list[WebhookEvidence] = []
         self._sightings: list[SightingEvidence] = []
+        self._statuses: list[AlertStatusEvidence] = []
+        self._sink_read, self._api_polls = False, 0
         self._group_wait: dict[str, float] = {}
         self._traces, self._data, self._model = TracesEvidence(), DataEvidence(), ModelEvidence()
         self._alerts_missing = False
@@ -227,6 +230,65 @@ class EvidenceBuilder:
         )  # fmt: skip
         return self
 
+    def notification(
+        self, at: float, receiver: str, group_key: str, alerts: Sequence[str], *,
+        status: str = "firing", labels: Mapping[str, str] | None = None,
+    ) -> EvidenceBuilder:  # fmt: skip
+        """One delivery of the group ``group_key`` to ``receiver`` at ``at``, carrying
+        ``alerts`` (each with ``labels``) in ``status``."""
+        items = tuple(
+            NotifiedAlertEvidence(status=status, labels={"alertname": a, **(labels or {})})
+            for a in alerts
+        )
+        hook = WebhookEvidence(
+            received_at=self.t0 + at, receiver=receiver, status=status, group_key=group_key,
+            alerts=items,
+        )  # fmt: skip
+        self._webhooks.append(hook)
+        return self
+
+    def sink(self) -> EvidenceBuilder:
+        """gameday's webhook sink was read (with no delivery, unless others say so)."""
+        self._sink_read = True
+        return self
+
+    def polled(self, polls: int = 1) -> EvidenceBuilder:
+        """Alertmanager's API was polled ``polls`` times (with nothing to show, unless
+        :meth:`am_status` or :meth:`sighting` say so)."""
+        self._api_polls = max(self._api_polls, polls)
+        return self
+
+    def am_status(
+        self, alert: str, first: float, last: float, *, state: str = "suppressed",
+        inhibited_by: Sequence[str] = (), labels: Mapping[str, str] | None = None,
+        receivers: Sequence[str] = (),
+    ) -> EvidenceBuilder:  # fmt: skip
+        """Alertmanager's API showed ``alert`` in ``state`` from ``first`` to ``last``,
+        inhibited by the alerts named ``inhibited_by``."""
+        self._statuses.append(
+            AlertStatusEvidence(
+                labels={"alertname": alert, **(labels or {})}, fingerprint=f"fp-{alert}",
+                state=state, inhibited_by=tuple(f"fp-{n}" for n in inhibited_by),
+                inhibited_by_names=tuple(inhibited_by), receivers=tuple(receivers),
+                first_seen=self.t0 + first, last_seen=self.t0 + last,
+            )
+        )  # fmt: skip
+        return self.polled()
+
+    def sighting(
+        self, at: float, alert: str, receivers: Sequence[str],
+        labels: Mapping[str, str] | None = None,
+    ) -> EvidenceBuilder:  # fmt: skip
+        """Alertmanager's API first showed ``alert`` active at ``at``, routed to ``receivers``."""
+        full = {"alertname": alert, **(labels or {})}
+        self._sightings.append(
+            SightingEvidence(
+                labels=full, receivers=tuple(receivers), first_seen=self.t0 + at,
+                fingerprint="fp-" + ",".join(f"{k}={v}" for k, v in sorted(full.items())),
+            )
+        )  # fmt: skip
+        return self.polled()
+
     def group_wait(self, receiver: str, seconds: float) -> EvidenceBuilder:
         self._group_wait[receiver] = seconds
         return self
@@ -313,6 +375,9 @@ class EvidenceBuilder:
             notifications=NotificationsEvidence(
                 webhooks=tuple(self._webhooks),
                 sightings=tuple(self._sightings),
+                statuses=tuple(self._statuses),
+                sink_read=self._sink_read,
+                api_polls=self._api_polls,
                 group_wait_s=dict(self._group_wait),
             ),
             load=LoadEvidence(

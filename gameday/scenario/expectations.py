@@ -204,6 +204,97 @@ class ModelExpectation(Expectation):
         )
 
 
+class PagesExpectation(Expectation):
+    """How many notification groups (pages) one receiver got during the fault and recovery:
+    exactly one of ``at_most``, ``at_least``, ``exactly``."""
+
+    kind: ClassVar[str] = "pages"
+    model_config = ConfigDict(json_schema_extra=one_of_keys("at_most", "at_least", "exactly"))
+    receiver: Text
+    at_most: Count | None = None
+    at_least: Count | None = None
+    exactly: Count | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PagesExpectation:
+        given = [b for b in ("at_most", "at_least", "exactly") if getattr(self, b) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a pages item takes exactly one of at_most, at_least, exactly"
+                + (f"; this one has {', '.join(given)}" if given else "")
+            )
+        return self
+
+    @property
+    def bound(self) -> tuple[Literal["at_most", "at_least", "exactly"], int]:
+        """The one bound given, as ``(name, value)``."""
+        if self.at_most is not None:
+            return "at_most", self.at_most
+        if self.at_least is not None:
+            return "at_least", self.at_least
+        assert self.exactly is not None  # the validator guarantees one of the three
+        return "exactly", self.exactly
+
+    def allows(self, pages: int) -> bool:
+        """Whether ``pages`` notification groups meet the bound."""
+        name, value = self.bound
+        if name == "at_most":
+            return pages <= value
+        if name == "at_least":
+            return pages >= value
+        return pages == value
+
+    @property
+    def title(self) -> str:
+        name, value = self.bound
+        words = {"at_most": "at most", "at_least": "at least", "exactly": "exactly"}[name]
+        return f"{self.receiver} gets {words} {value} page{'s' if value != 1 else ''}"
+
+
+class InhibitedExpectation(Expectation):
+    """The alert was active in Prometheus during the fault, Alertmanager inhibited it because
+    of the alert ``by``, and nobody was notified of it."""
+
+    kind: ClassVar[str] = "inhibited"
+    alert: AlertName
+    by: AlertName
+    labels: Mapping[str, LabelValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_by_itself(self) -> InhibitedExpectation:
+        if self.alert == self.by:
+            raise ValueError("an alert is not inhibited by itself: by names another alert")
+        return self
+
+    @property
+    def title(self) -> str:
+        labels = ", ".join(f'{k}="{v}"' for k, v in self.labels.items())
+        name = f"{self.alert}{{{labels}}}" if labels else self.alert
+        return f"{name} inhibited by {self.by}"
+
+
+class GroupedExpectation(Expectation):
+    """The firing notifications ``receiver`` got for ``alerts`` span at most ``max_groups``
+    notification groups, and each alert reached it."""
+
+    kind: ClassVar[str] = "grouped"
+    alerts: Annotated[tuple[AlertName, ...], Field(min_length=1)]
+    receiver: Text
+    max_groups: Annotated[StrictInt, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _distinct_alerts(self) -> GroupedExpectation:
+        repeated = sorted({a for a in self.alerts if self.alerts.count(a) > 1})
+        if repeated:
+            raise ValueError(f"alerts are named once each; repeated: {', '.join(repeated)}")
+        return self
+
+    @property
+    def title(self) -> str:
+        groups = "one group" if self.max_groups == 1 else f"at most {self.max_groups} groups"
+        return f"{', '.join(self.alerts)} reach {self.receiver} in {groups}"
+
+
 BUILTIN_EXPECTATIONS: Mapping[str, type[Expectation]] = {
     cls.kind: cls
     for cls in (
@@ -213,6 +304,9 @@ BUILTIN_EXPECTATIONS: Mapping[str, type[Expectation]] = {
         SloExpectation,
         DataQualityExpectation,
         ModelExpectation,
+        PagesExpectation,
+        InhibitedExpectation,
+        GroupedExpectation,
     )
 }
 """Every installation's expectation kinds, by ``kind``."""

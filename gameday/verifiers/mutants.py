@@ -6,9 +6,10 @@ run did *not* show: an expected alert swapped for one that never fired, a bound 
 rule's own minimum or under the measured detection, another receiver, other labels, a
 ``silent`` alert the fault did fire, another culprit for root cause, a recovery faster than
 measured, a tighter SLO, more quarantined batches than there were, the opposite model-version
-change. :func:`kill_report` judges each mutant against the same evidence: a mutant is
-*killed* when its mutated check fails (passing is a verifier that cannot tell). The original
-must pass for the comparison to mean anything.
+change, a page count off by one, the wrong inhibitor, an alert grouped with others that never
+reached the receiver, fewer groups than there were. :func:`kill_report` judges each mutant
+against the same evidence: a mutant is *killed* when its mutated check fails (passing is a
+verifier that cannot tell). The original must pass for the comparison to mean anything.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from gameday.scenario.model import Scenario, scenario_from_document
 from gameday.scenario.yamlsafe import Document
 from gameday.verifiers.base import Check, Verifier
 from gameday.verifiers.data_quality import bad_batches
+from gameday.verifiers.pages import pages
 from gameday.verifiers.recovery import fault_alerts
 
 Item = dict[str, Any]
 NOBODY = "gameday-mutant"
+NO_ALERT = "GamedayMutantAlert"  # an alert name no rule has
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,10 @@ def _build(
     return Mutant(kind, how, mutated, index)
 
 
-_KINDS = ("alert", "root_cause", "recovered", "slo", "data_quality", "model")
+_KINDS = (
+    "alert", "root_cause", "recovered", "slo", "data_quality", "model", "pages", "inhibited",
+    "grouped",
+)  # fmt: skip
 
 
 def _mutations(item: Item, evidence: RunEvidence) -> Iterator[tuple[str, Item]]:
@@ -143,6 +149,12 @@ def _mutations(item: Item, evidence: RunEvidence) -> Iterator[tuple[str, Item]]:
         yield from _slo_mutations(item["slo"], evidence)
     elif "data_quality" in item:
         yield from _data_mutations(item["data_quality"], evidence)
+    elif "pages" in item:
+        yield from _pages_mutations(item["pages"], evidence)
+    elif "inhibited" in item:
+        yield from _inhibitor_mutations(item["inhibited"], evidence)
+    elif "grouped" in item:
+        yield from _grouped_mutations(item["grouped"], evidence)
     elif "model" in item:
         flipped = not item["model"]["version_changed"]
         yield (
@@ -294,3 +306,45 @@ def _data_mutations(spec: Item, evidence: RunEvidence) -> Iterator[tuple[str, It
     stored = sum(b.written for b in evidence.data.stored.values())
     if stored > 0:
         yield "no corrupt row stored", {"data_quality": {"corrupt_rows_stored": stored - 1}}
+
+
+# --- pages, inhibition, grouping ----------------------------------------------------------------
+
+
+def _pages_mutations(spec: Item, evidence: RunEvidence) -> Iterator[tuple[str, Item]]:
+    if not evidence.notifications.has_webhooks:
+        return  # from the API alone the count is a range: off by one may still be inside it
+    receiver = spec["receiver"]
+    count = len(pages(evidence, receiver))
+    yield (
+        f"{receiver} paged exactly {count + 1} times",
+        {"pages": {"receiver": receiver, "exactly": count + 1}},
+    )
+    if count > 0:
+        yield (
+            f"{receiver} paged exactly {count - 1} times",
+            {"pages": {"receiver": receiver, "exactly": count - 1}},
+        )
+
+
+def _inhibitor_mutations(spec: Item, evidence: RunEvidence) -> Iterator[tuple[str, Item]]:
+    real = {
+        n for s in evidence.notifications.statuses if s.alertname == spec["alert"]
+        for n in s.inhibited_by_names
+    }  # fmt: skip
+    names = evidence.alerts.names() if evidence.alerts else []
+    others = [n for n in names if n not in real | {spec["alert"], spec["by"]}]
+    other = others[0] if others else NO_ALERT
+    yield f"inhibited by {other} instead of {spec['by']}", {"inhibited": {**spec, "by": other}}
+
+
+def _grouped_mutations(spec: Item, evidence: RunEvidence) -> Iterator[tuple[str, Item]]:
+    yield (
+        f"{NO_ALERT} grouped with {', '.join(spec['alerts'])}",
+        {"grouped": {**spec, "alerts": [*spec["alerts"], NO_ALERT]}},
+    )
+    wanted = set(spec["alerts"])
+    groups = [p for p in pages(evidence, spec["receiver"]) if wanted & set(p.alerts)]
+    if len(groups) > 1:
+        fewer = len(groups) - 1
+        yield f"at most {fewer} groups", {"grouped": {**spec, "max_groups": fewer}}

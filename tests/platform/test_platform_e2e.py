@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -25,9 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "examples" / "platform"
 RUN_STACK = PLATFORM / "run-stack"
 SCENARIOS = PLATFORM / "scenarios"
-# Three of the catalogue, one per layer: the shared store's link (with root cause from
-# traces), a model's process (distributed load), the upstream data (through the relay).
-E2E_SCENARIOS = ("redis-latency", "ranking-model-killed", "upstream-null-merchant-risk")
+# Four of the catalogue, one per layer: the shared store's link (latency, with root cause from
+# traces; an outage, with its single page and the model teams' symptoms inhibited), a model's
+# process (distributed load), the upstream data (through the relay).
+E2E_SCENARIOS = (
+    "redis-latency",
+    "redis-outage",
+    "ranking-model-killed",
+    "upstream-null-merchant-risk",
+)
 STACK_START_S = 420.0  # five Python services importing Feast and scikit-learn on 2 shared cores
 RUN_S = 15 * 60.0
 
@@ -322,6 +329,25 @@ def test_platform_scenarios_pass_through_the_environment_file_alone(
     }
     assert failing == {}, report
     assert run.returncode == 0, report
+    _every_mutant_fails(results)
+
+
+def _every_mutant_fails(results: dict[str, dict[str, Any]]) -> None:
+    """Wrong expectations derived from each run's own evidence (one page more or fewer, the
+    wrong inhibitor, a later bound...) all fail when the bundle is judged again offline."""
+    from gameday.evidence.bundle import read_bundle
+    from gameday.run.judge import judge, rejudge
+    from gameday.verifiers.mutants import kill_report
+
+    kinds: set[str] = set()
+    survivors = []
+    for result in results.values():
+        bundle = read_bundle(result["run_dir"])
+        report = kill_report(rejudge(bundle).scenario, bundle.evidence, judge)
+        survivors += [(result["scenario"], o.mutant.how) for o in report.survivors]
+        kinds |= set(report.by_kind())
+    assert not survivors, survivors
+    assert kinds >= {"alert", "pages", "inhibited", "root_cause", "recovered"}, kinds
 
 
 @pytest.mark.integration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import requests
@@ -74,6 +75,9 @@ def test_log_lines_carry_the_trace_id_of_their_request(stack: Stack) -> None:
 
 
 def test_latency_histogram_carries_trace_ids_as_exemplars(stack: Stack) -> None:
+    """Each /predict latency bucket's exemplar names the trace of a request it counted: ours,
+    or, where other traffic on the shared stack observed into the same bucket since, one
+    that the trace backend holds (an exemplar is the bucket's latest observation)."""
     trace_id, header = _traceparent()
     requests.post(
         f"{stack.endpoints['model_server']}/predict",
@@ -82,15 +86,21 @@ def test_latency_histogram_carries_trace_ids_as_exemplars(stack: Stack) -> None:
         timeout=5,
     )
 
-    def exemplar_seen() -> bool:  # observed as the response ends: poll, do not race it
+    def exemplars() -> list[str]:  # observed as the response ends: poll, do not race it
         text = requests.get(
             f"{stack.endpoints['model_server']}/metrics",
             timeout=5,
             headers={"Accept": "application/openmetrics-text"},
         ).text
-        return f'# {{trace_id="{trace_id}"}}' in text
+        lines = [line for line in text.splitlines() if 'route="/predict"' in line]
+        return re.findall(r'# \{trace_id="([^"]*)"\}', "\n".join(lines))
 
-    wait_until(exemplar_seen, 5, f"an exemplar with the request's trace id {trace_id}", 0.05)
+    seen = wait_until(exemplars, 5, "exemplars on the /predict latency buckets", 0.05)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", t) for t in seen), seen
+    if trace_id not in seen:
+        client = TempoClient(stack.endpoints["traces"])
+        found = [t for t in seen if client.get_trace(t)]
+        assert found, f"no exemplar trace id {seen} (ours: {trace_id}) is a stored trace"
 
 
 def test_malformed_json_gets_400_with_a_message(stack: Stack) -> None:

@@ -83,3 +83,41 @@ def test_a_verifier_that_passes_everything_lets_mutants_survive() -> None:
 
     report = kill_report(b.scenario, b.build(), lenient)
     assert report.survivors and len(report.survivors) == len(report.outcomes)
+
+
+PAGING = """
+name: feature-store-down
+timeline: {baseline: 20s, fault: 25s, recovery: 15s}
+faults:
+  - {injector: network.down, target: feature-store}
+expect:
+  - pages: {receiver: platform-oncall, at_most: 1}
+  - inhibited: {alert: ModelLatencyHigh, by: FeatureStoreDown}
+  - grouped: {alerts: [FeatureStoreDown, FeatureStoreErrors], receiver: platform-oncall}
+"""
+
+
+def test_page_count_inhibitor_and_grouping_mutants_all_fail() -> None:
+    both = ["FeatureStoreDown", "FeatureStoreErrors"]
+    b = (
+        EvidenceBuilder(PAGING)
+        .episode("FeatureStoreDown", pending=21, firing=22, resolved=47)
+        .episode("FeatureStoreErrors", pending=21, firing=23, resolved=47)
+        .episode("ModelLatencyHigh", pending=22, firing=24, resolved=48)
+        .am_status("FeatureStoreDown", 22, 46, state="active")
+        .am_status("ModelLatencyHigh", 24, 46, inhibited_by=["FeatureStoreDown"])
+        .notification(25, "platform-oncall", "g1", both)
+        .notification(50, "platform-oncall", "g1", both, status="resolved")
+    )
+    evidence = b.build()
+    assert all(c.passed for c in judge(b.scenario, evidence))
+    report = kill_report(b.scenario, evidence, judge)
+    assert not report.survivors, [(o.mutant.how, o.check.detail) for o in report.survivors]
+    assert {"pages", "inhibited", "grouped"} <= set(report.by_kind())
+    hows = {o.mutant.how for o in report.outcomes}
+    assert {
+        "platform-oncall paged exactly 2 times",
+        "platform-oncall paged exactly 0 times",
+    } <= hows
+    assert "inhibited by FeatureStoreErrors instead of FeatureStoreDown" in hows
+    assert "GamedayMutantAlert grouped with FeatureStoreDown, FeatureStoreErrors" in hows
