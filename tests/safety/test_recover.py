@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 from fixtures.envs import stack_environment
-from fixtures.safety_harness import dead_owner, latency_fault, recover, toxics
+from fixtures.safety_harness import dead_owner, latency_fault, leave_as_killed, recover, toxics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,6 @@ from gameday.registry import PluginError, Registry, load_injectors
 from gameday.stack.launcher import Stack
 from gameday.undo import recover as recovering
 from gameday.undo.journal import Entry, Journal
-from gameday.undo.log import UndoLog
 
 
 def test_recover_reverts_what_a_killed_run_applied_and_empties_the_journal(
@@ -154,15 +153,7 @@ def _feed_fault(
     injector = LabelFlipInjector()
     target = env.resolve("labels", injector)
     ctx = FaultContext(fault_id, target, {"fraction": 0.01}, ttl_s=300.0)
-    undo = UndoLog(journal, env, event=lambda _: None)
-    undo.prepare(fault_id, injector, target)
-    undo.intend(injector, ctx)
-    applied = injector.apply(ctx)
-    if recorded:
-        undo.applied(applied)
-    [entry] = [e for e in journal.entries() if e.fault_id == fault_id]
-    journal.write(replace(entry, owner=dead_owner()))
-    return entry
+    return leave_as_killed(journal, env, injector, ctx, recorded=recorded)
 
 
 def _feed_faults(control: str) -> list[str]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
-from fixtures.safety_harness import dead_owner, recover
+from fixtures.safety_harness import leave_as_killed, recover
 
 from gameday.injectors.base import FaultContext, Target
 from gameday.injectors.data import StaleInjector
@@ -19,7 +18,6 @@ from gameday.scenario.environment import Environment
 from gameday.servers.relay.server import running_server
 from gameday.servers.relay.testing import ArrivalLog, landed, wait_until, write_rows
 from gameday.undo.journal import Journal
-from gameday.undo.log import UndoLog
 
 ROWS = {"entity_id": ["e1", "e2"], "merchant_risk": [0.1, 0.2]}
 NAMES = [f"b-000{i}.parquet" for i in (3, 1, 4, 2)]  # the order written, not by name
@@ -47,14 +45,7 @@ def test_recover_delivers_held_batches_in_their_order(
     target: Target = env.resolve("upstream", injector)
     fault_id = f"crashed-0-stale-{recorded}"
     ctx = FaultContext(fault_id, target, injector.validated({}), ttl_s=300.0)
-    undo = UndoLog(journal, env, event=lambda _: None)
-    undo.prepare(fault_id, injector, target)
-    undo.intend(injector, ctx)
-    applied = injector.apply(ctx)
-    if recorded:
-        undo.applied(applied)
-    [entry] = journal.entries()
-    journal.write(replace(entry, owner=dead_owner()))  # the run that applied it was killed
+    leave_as_killed(journal, env, injector, ctx, recorded=recorded)
     arrivals = ArrivalLog(land)
     try:
         for name in NAMES:
