@@ -173,7 +173,10 @@ def _alert_mutations(item: Item, evidence: RunEvidence) -> Iterator[tuple[str, I
     name = item["alert"]
     if item.get("silent"):
         bound = evidence.timeline.planned.fault
-        yield f"{name} expected to fire", {"alert": name, "fires_within": bound}
+        flipped: Item = {"alert": name, "fires_within": bound}
+        if item.get("labels"):  # the same series: another series of the alert may well fire
+            flipped["labels"] = item["labels"]
+        yield f"{name} expected to fire", flipped
         return
     quiet = _quiet_alerts(evidence) - {name}
     unnamed = sorted(quiet - set(evidence.named_alerts))  # another family's alert, preferably

@@ -74,6 +74,21 @@ def test_the_mutants_name_what_they_changed() -> None:
     assert "recovered within 2.0 s" in hows
 
 
+def test_a_series_expected_silent_while_another_series_of_its_alert_fires_is_killed() -> None:
+    """One model's server is down: the others' series of the same alert must stay silent, and
+    the mutant that expects one of them to fire names that series, so it fails."""
+    text = SCENARIO.replace(
+        "  - {alert: FeatureNullRateHigh, silent: true}",
+        "  - {alert: ModelLatencyHigh, silent: true, labels: {service: other}}",
+    )
+    b = passing_run()
+    b.scenario = EvidenceBuilder(text).scenario
+    evidence = b.build()
+    assert all(c.passed for c in judge(b.scenario, evidence))
+    report = kill_report(b.scenario, evidence, judge)
+    assert not report.survivors, [(o.mutant.how, o.check.detail) for o in report.survivors]
+
+
 def test_a_verifier_that_passes_everything_lets_mutants_survive() -> None:
     """The kill report is what catches a verifier that cannot fail."""
     b = passing_run()
