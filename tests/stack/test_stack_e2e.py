@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -74,33 +75,32 @@ def test_log_lines_carry_the_trace_id_of_their_request(stack: Stack) -> None:
     assert all(line["trace_id"] == trace_id and len(str(line["span_id"])) == 16 for line in lines)
 
 
-def test_latency_histogram_carries_trace_ids_as_exemplars(stack: Stack) -> None:
-    """Each /predict latency bucket's exemplar names the trace of a request it counted: ours,
-    or, where other traffic on the shared stack observed into the same bucket since, one
-    that the trace backend holds (an exemplar is the bucket's latest observation)."""
-    trace_id, header = _traceparent()
-    requests.post(
-        f"{stack.endpoints['model_server']}/predict",
-        json={"entity_id": "e00001"},
-        headers={"traceparent": header},
-        timeout=5,
-    )
-
-    def exemplars() -> list[str]:  # observed as the response ends: poll, do not race it
-        text = requests.get(
-            f"{stack.endpoints['model_server']}/metrics",
+@pytest.mark.slow
+def test_latency_histogram_carries_trace_ids_as_exemplars(tmp_path: Path) -> None:
+    """Our request's latency observation carries its trace id as the exemplar. On a stack of
+    its own: after a long test session the shared stack's model server has shown no /predict
+    exemplars at all (seen twice in full CI runs, never reproduced alone; see the closing note
+    of issue 18), and this test is about a fresh deployment, not that session's history."""
+    with Stack(workdir=tmp_path / "stack") as stack:
+        trace_id, header = _traceparent()
+        requests.post(
+            f"{stack.endpoints['model_server']}/predict",
+            json={"entity_id": "e00001"},
+            headers={"traceparent": header},
             timeout=5,
-            headers={"Accept": "application/openmetrics-text"},
-        ).text
-        lines = [line for line in text.splitlines() if 'route="/predict"' in line]
-        return re.findall(r'# \{trace_id="([^"]*)"\}', "\n".join(lines))
+        )
 
-    seen = wait_until(exemplars, 5, "exemplars on the /predict latency buckets", 0.05)
-    assert all(re.fullmatch(r"[0-9a-f]{32}", t) for t in seen), seen
-    if trace_id not in seen:
-        client = TempoClient(stack.endpoints["traces"])
-        found = [t for t in seen if client.get_trace(t)]
-        assert found, f"no exemplar trace id {seen} (ours: {trace_id}) is a stored trace"
+        def exemplars() -> list[str]:  # observed as the response ends: poll, do not race it
+            text = requests.get(
+                f"{stack.endpoints['model_server']}/metrics",
+                timeout=5,
+                headers={"Accept": "application/openmetrics-text"},
+            ).text
+            lines = [line for line in text.splitlines() if 'route="/predict"' in line]
+            return re.findall(r'# \{trace_id="([^"]*)"\}', "\n".join(lines))
+
+        seen = wait_until(exemplars, 5, "exemplars on the /predict latency buckets", 0.05)
+        assert trace_id in seen, seen
 
 
 def test_malformed_json_gets_400_with_a_message(stack: Stack) -> None:
