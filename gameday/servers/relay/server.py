@@ -13,7 +13,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from gameday._serve import bind, serve_asgi
 from gameday.servers.relay.api import create_app
 from gameday.servers.relay.collection import RelayCollection
 from gameday.servers.relay.store import StateInUse
+from gameday.servers.threaded import wait_started
 
 DEFAULT_PORT = 8475
 
@@ -116,7 +116,7 @@ def running_server(state: Path | None = None, *, timeout: float = 10.0) -> Itera
     """Serve a relay server on 127.0.0.1:0 from a daemon thread for the ``with`` block.
 
     Recovers ``state`` first, as the process does; on exit every relay is closed (faults
-    reverted, held batches delivered). Raises ``TimeoutError`` if it is not up in time.
+    reverted, held batches delivered). Raises ``StackUnavailable`` if it is not up in time.
     """
     relays = RelayCollection(state)
     relays.recover()
@@ -127,7 +127,7 @@ def running_server(state: Path | None = None, *, timeout: float = 10.0) -> Itera
     )
     thread.start()
     try:
-        _wait_started(server, thread, timeout)
+        wait_started(server, thread, timeout, "relay server")
         port = sock.getsockname()[1]
         yield RunningServer(f"http://127.0.0.1:{port}", port, relays)
     finally:
@@ -135,11 +135,3 @@ def running_server(state: Path | None = None, *, timeout: float = 10.0) -> Itera
         thread.join(timeout)
         sock.close()
         relays.close()
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise TimeoutError(f"relay server not serving after {timeout:g} s")
-        time.sleep(0.01)  # polling a flag uvicorn sets; bounded by the deadline above

@@ -34,6 +34,7 @@ from gameday.errors import StackUnavailable
 from gameday.servers.sink.receiver import BodyTooLarge, OtlpReceiver, ReceiverLimits, read_body
 from gameday.servers.sink.store import DEFAULT_MAX_SPANS, TraceStore
 from gameday.servers.sink.tempo_api import TempoApi
+from gameday.servers.threaded import wait_started
 from gameday.telemetry.notifications import NotificationStore, parse_webhook
 
 TOKEN_ENV = "GAMEDAY_SINK_TOKEN"  # noqa: S105 - the variable name, not a secret
@@ -227,18 +228,10 @@ def running_sink(
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        _wait_started(server, thread, timeout)
+        wait_started(server, thread, timeout, "telemetry sink thread")
         port = sock.getsockname()[1]
         yield RunningSink(f"http://127.0.0.1:{port}", app.state.traces, app.state.notifications)
     finally:
         server.should_exit = True
         thread.join(timeout)
         sock.close()
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise StackUnavailable(f"telemetry sink thread not serving after {timeout:g} s")
-        time.sleep(0.01)  # polling a flag uvicorn sets; bounded by the deadline above
