@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,10 +76,12 @@ def spawn(
     *,
     log_path: Path | None = None,
     env: dict[str, str] | None = None,
+    unset: Collection[str] = (),
     handshake: bool = True,
 ) -> Child:
     """Start ``argv`` without waiting; stderr goes to ``log_path`` (or is discarded).
 
+    The child gets this process's environment plus ``env``, without the variables in ``unset``.
     With ``handshake`` its stdout is kept for :func:`wait_ready`.
     """
     stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -88,7 +91,7 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if handshake else stderr,
             stderr=stderr,
-            env={**os.environ, **(env or {})},
+            env={k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset},
             start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )

@@ -31,6 +31,10 @@ from gameday.stack.control import ControlApi, ControlServer
 from gameday.stack.model import bootstrap
 from gameday.telemetry import backends
 
+# The names under which prometheus_client takes a multiprocess directory (the lower-case one
+# is its legacy spelling).
+_MULTIPROCESS_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
 SERVICES = (
     "feature-store",
     "model-server",
@@ -151,10 +155,22 @@ class Stack:
         assert self.workdir is not None
         return self.workdir / "logs" / f"{name}.log"
 
+    def _spawn(self, service: str, argv: list[str]) -> _procs.Child:
+        # A service is one process whose latency exemplars live in its own memory. A
+        # multiprocess directory inherited from the caller (importing Feast sets one) would put
+        # prometheus_client in multiprocess mode, which keeps no exemplars: dropped here.
+        token = self.options.sink_token
+        return _procs.spawn(
+            service,
+            argv,
+            log_path=self._log(service),
+            env={"GAMEDAY_SINK_TOKEN": token} if token else None,
+            unset=_MULTIPROCESS_VARIABLES,
+        )
+
     def _start_parallel(self, argvs: dict[str, list[str]]) -> None:
-        env = {"GAMEDAY_SINK_TOKEN": self.options.sink_token} if self.options.sink_token else None
         self.argvs.update(argvs)
-        spawned = [_procs.spawn(n, a, log_path=self._log(n), env=env) for n, a in argvs.items()]
+        spawned = [self._spawn(n, a) for n, a in argvs.items()]
         for child in spawned:
             self.children[child.name] = child
         for child in spawned:
@@ -438,10 +454,7 @@ class Stack:
             if child.alive():
                 return
             argv = [*self.argvs[service], "--port", str(child.port)]
-            env = (
-                {"GAMEDAY_SINK_TOKEN": self.options.sink_token} if self.options.sink_token else None
-            )
-            fresh = _procs.spawn(service, argv, log_path=self._log(service), env=env)
+            fresh = self._spawn(service, argv)
             self.children[service] = _procs.wait_ready(fresh, self.options.ready_timeout_s)
 
     def _child(self, service: str) -> _procs.Child:
