@@ -4,6 +4,11 @@ Alertmanager routes by ``team`` to named on-call receivers, every one a webhook 
 gameday's sink (``{sink}/alertmanager/{receiver}``), so the sink records which receiver a
 notification went to: the route a real pager would use. ``group_by: ['...']`` makes each
 alert its own group, and ``group_wait: 0s`` notifies as soon as Prometheus sends it.
+
+One inhibition rule: while the feature store is down (``ServiceDown{service="feature-store"}``,
+the platform team's page), the ML team's alerts about failing feature fetches and failing
+predictions (``FeatureStoreErrors``, ``ModelErrorRateHigh``) are symptoms of it and are held
+back. The SLO's ``ErrorBudgetBurn`` is not: users are affected, and the ML team owns that.
 """
 
 from __future__ import annotations
@@ -52,6 +57,12 @@ def alertmanager_config(sink_url: str, token: str | None = None) -> dict[str, An
         },
         "receivers": [
             {"name": n, "webhook_configs": [_webhook(sink_url, n, token)]} for n in names
+        ],
+        "inhibit_rules": [
+            {
+                "source_matchers": ['alertname="ServiceDown"', 'service="feature-store"'],
+                "target_matchers": ['alertname=~"FeatureStoreErrors|ModelErrorRateHigh"'],
+            }
         ],
     }
 

@@ -56,4 +56,6 @@ def test_the_recorded_runs_give_mutants_of_every_builtin_verifier_kind() -> None
     for path in RECORDED:
         bundle = read_bundle(path)
         kinds |= set(kill_report(rejudge(bundle).scenario, bundle.evidence, judge).by_kind())
-    assert kinds >= {"alert", "root_cause", "recovered", "slo", "data_quality", "model"}
+    assert kinds >= {
+        "alert", "root_cause", "recovered", "slo", "data_quality", "model", "pages", "inhibited"
+    }  # fmt: skip
