@@ -113,11 +113,19 @@ class RootCauseExpectation(Expectation):
         default=20,
         description="fewest analysed traces for a verdict (fewer: undecided); at most 300",
     )
+    per_entry: StrictBool = Field(
+        default=False,
+        description=(
+            "also hold min_share within the traces of each entry service (each model of a"
+            " platform) with at least 5 analysed traces"
+        ),
+    )
 
     @property
     def title(self) -> str:
         culprit = f"{self.service} ({self.span})" if self.span else self.service
-        return f"traces blame {culprit} in >= {self.min_share * 100:g}% of slow traces"
+        each = " of every entry service" if self.per_entry else ""
+        return f"traces blame {culprit} in >= {self.min_share * 100:g}% of slow traces{each}"
 
 
 class RecoveredExpectation(Expectation):

@@ -52,3 +52,9 @@ class Trace:
 
     def services(self) -> set[str]:
         return {s.service for s in self.spans}
+
+    def entry_service(self) -> str | None:
+        """The service the request entered by: that of the earliest root span (on a platform
+        of several models, the model it was for); None for a trace without spans."""
+        roots = self.roots()
+        return min(roots, key=lambda s: s.start_ns).service if roots else None

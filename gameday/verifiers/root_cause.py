@@ -31,6 +31,7 @@ from gameday.verifiers.base import Check, PhaseName, Verifier
 KIND = "root_cause"
 EXAMPLES = 5  # trace ids of the slowest analysed requests, for reports
 MOSTLY_MISSING = 0.5  # more than this share of wanted traces missing: undecided
+MIN_ENTRY_TRACES = 5  # fewest analysed traces of an entry service for ``per_entry`` to judge it
 
 
 def credit_callee(b: Blame | None) -> Blame | None:
@@ -53,6 +54,14 @@ def shares(summary: RootCauseSummary) -> dict[str, object]:
         "services": {c.service: round(c.share, 3) for c in summary.services},
         "spans": {f"{c.service}/{c.span_name}": round(c.share, 3) for c in summary.spans},
     }
+
+
+def by_entry(traces: Iterable[Trace]) -> dict[str, RootCauseSummary]:
+    """Blame over ``traces`` for each entry service (on a platform: per model), by name."""
+    groups: dict[str, list[Trace]] = {}
+    for t in traces:
+        groups.setdefault(t.entry_service() or "", []).append(t)
+    return {entry: analyse(group) for entry, group in sorted(groups.items())}
 
 
 def fault_and_baseline(evidence: RunEvidence) -> tuple[RootCauseSummary, RootCauseSummary, int]:
@@ -100,7 +109,19 @@ class RootCauseVerifier(Verifier[RootCauseExpectation]):
                 f"{missing} missing from the backend"
             )
             return Check.undecided(KIND, title, detail, out)
-        return _verdict(expectation, fault, baseline, missing, out)
+        entries = {
+            entry: (summary.analysed, _share(expectation, summary))
+            for entry, summary in by_entry(stored(tr.traces, tr.fault_ids)[0]).items()
+        }
+        out["by_entry"] = {
+            e: {"analysed": n, "share": round(x, 3)} for e, (n, x) in entries.items()
+        }
+        check = _verdict(expectation, fault, baseline, missing, out)
+        return (
+            _per_entry(expectation, check, entries)
+            if len(entries) > 1 or expectation.per_entry
+            else check
+        )
 
     def done(
         self, expectation: RootCauseExpectation, evidence: RunEvidence, phase: PhaseName
@@ -128,8 +149,7 @@ def _verdict(
     out: dict[str, object],
 ) -> Check:
     top = fault.top_service
-    rows = [c for c in fault.spans if c.service == exp.service and c.span_name == exp.span]
-    share = (rows[0].share if rows else 0.0) if exp.span else _service_share(fault, exp.service)
+    share = _share(exp, fault)
     top_span = fault.top
     on_top = top is not None and top.service == exp.service
     if exp.span:
@@ -148,6 +168,33 @@ def _verdict(
         + (f"; {missing} trace(s) missing from the backend" if missing else "")
     )
     return Check(KIND, exp.title, passed, detail, out, extra={"share": round(share, 3)})
+
+
+def _share(exp: RootCauseExpectation, summary: RootCauseSummary) -> float:
+    """The share of ``summary``'s analysed traces that blame the expected service (and span)."""
+    if exp.span:
+        rows = [c for c in summary.spans if c.service == exp.service and c.span_name == exp.span]
+        return rows[0].share if rows else 0.0
+    return _service_share(summary, exp.service)
+
+
+def _per_entry(
+    exp: RootCauseExpectation, check: Check, entries: dict[str, tuple[int, float]]
+) -> Check:
+    """Add the per-entry breakdown to ``check``'s detail; with ``per_entry``, every entry
+    service with at least :data:`MIN_ENTRY_TRACES` analysed traces must reach ``min_share``."""
+    shown = ", ".join(f"{e or '?'} {x:.0%} of {n}" for e, (n, x) in entries.items())
+    detail = f"{check.detail}; per entry service: {shown}"
+    if not exp.per_entry:
+        return dataclasses.replace(check, detail=detail)
+    judged = {e: x for e, (n, x) in entries.items() if n >= MIN_ENTRY_TRACES}
+    if not judged:
+        why = f"no entry service has {MIN_ENTRY_TRACES} analysed traces"
+        return Check.undecided(KIND, exp.title, f"{detail}; {why}", check.evidence)
+    short = [e or "?" for e, x in judged.items() if x < exp.min_share]
+    if short:
+        detail += f"; below {exp.min_share:.0%} for {', '.join(short)}"
+    return dataclasses.replace(check, passed=check.passed and not short, detail=detail)
 
 
 def _examples(evidence: RunEvidence) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fixtures.traces import slow_trace
 
+from gameday.evidence.model import SpanEvidence
 from gameday.evidence.testing import EvidenceBuilder
 from gameday.scenario.expectations import RootCauseExpectation
 from gameday.verifiers.base import Check
@@ -76,3 +77,64 @@ def test_some_missing_traces_are_said_beside_the_verdict() -> None:
 
 def test_no_trace_backend_or_no_slow_request_is_undecided() -> None:
     assert not check(EvidenceBuilder(SCENARIO)).decided
+
+
+PLATFORM = """
+name: shared-store-latency
+timeline: {baseline: 20s, fault: 25s, recovery: 15s}
+faults:
+  - {injector: network.latency, target: feature-store, params: {latency_ms: 800}}
+expect:
+  - root_cause: {service: feature-store, min_share: 0.8, per_entry: true}
+  - root_cause: {service: feature-store, min_share: 0.8}
+"""
+
+
+def platform(blaming: dict[str, dict[str, int]]) -> EvidenceBuilder:
+    """Slow traces entering by each model's own service: ``{model: {culprit: count}}``; a
+    model's own time counts against its service, the shared store's against feature-store."""
+    b = EvidenceBuilder(PLATFORM)
+    n = 0
+    for model, culprits in blaming.items():
+        for culprit, count in culprits.items():
+            spans = slow_trace("feature-store" if culprit == "feature-store" else "model-server")
+            for _ in range(count):
+                b.trace(f"{n:032x}", [renamed(s, model) for s in spans])
+                n += 1
+    return b
+
+
+def renamed(span: SpanEvidence, model: str) -> SpanEvidence:
+    return span.model_copy(update={"service": model}) if span.service == "model-server" else span
+
+
+def test_per_entry_passes_when_every_model_blames_the_shared_store() -> None:
+    b = platform({"fraud-model": {"feature-store": 19, "own": 1},
+                  "ranking-model": {"feature-store": 18, "own": 2}})  # fmt: skip
+    result = check(b, 0)
+    assert result.passed, result.detail
+    assert "per entry service: fraud-model 95% of 20, ranking-model 90% of 20" in result.detail
+    assert result.evidence["by_entry"] == {
+        "fraud-model": {"analysed": 20, "share": 0.95},
+        "ranking-model": {"analysed": 20, "share": 0.9},
+    }
+
+
+def test_per_entry_fails_naming_the_model_whose_traces_blame_itself() -> None:
+    # 85% overall: the shared store on top, over min_share, yet ranking's own slowness is half
+    # of its slow traces: a second incident hiding under the shared one.
+    b = platform({"fraud-model": {"feature-store": 30},
+                  "personalization-model": {"feature-store": 30},
+                  "ranking-model": {"feature-store": 8, "own": 8}})  # fmt: skip
+    overall = check(b, 1)
+    assert overall.passed, overall.detail
+    assert "ranking-model 50% of 16" in overall.detail  # the breakdown is shown either way
+    result = check(b, 0)
+    assert not result.passed and result.decided
+    assert "below 80% for ranking-model" in result.detail
+
+
+def test_per_entry_with_no_model_over_five_traces_is_undecided() -> None:
+    b = platform({f"m{i}-model": {"feature-store": 4} for i in range(6)})
+    result = check(b, 0)
+    assert not result.decided and "no entry service has 5 analysed traces" in result.detail
