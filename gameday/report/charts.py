@@ -1,4 +1,5 @@
-"""The report's three charts as inline SVG: the run's timeline, root-cause shares, one trace.
+"""The report's charts as inline SVG: the run's timeline, who was paged, root-cause shares,
+one trace.
 
 Each function takes plain report values and returns one ``<svg>`` element as text.
 """
@@ -18,6 +19,7 @@ from gameday.report.data import (
     WaterfallSpan,
     Window,
 )
+from gameday.report.paging import HeldAlert, PageMark, Paging, ReceiverRow
 from gameday.report.svg import (
     Scale,
     fmt,
@@ -34,6 +36,13 @@ from gameday.report.svg import (
 P50, P95, ERR = "#60a5fa", "#1d4ed8", "#dc2626"
 FAULT_FILL, PENDING, FIRING = "#fee2e2", "#fbbf24", "#dc2626"
 OK, BAD, MUTED, INK, GREY = "#16a34a", "#dc2626", "#6b7280", "#111827", "#9ca3af"
+PAGE_FILL, NOTIFIED, REPEAT, HELD, PAGING_WINDOW = (
+    "#fecaca",
+    "#b91c1c",
+    "#f87171",
+    "#d1d5db",
+    "#eff6ff",
+)
 SERVICE_COLOURS = ("#93c5fd", "#fcd34d", "#a7f3d0", "#f9a8d4", "#c4b5fd", "#fdba74", "#99f6e4")
 
 W, LEFT, RIGHT = 1100, 220, 28
@@ -73,7 +82,7 @@ def timeline(data: ReportData) -> str:
         *_latency(f, data.buckets),
         *_errors(f, data.buckets),
         *_alerts(f, data.alerts, end),
-        *_time_axis(f, end),
+        *_time_axis(f.x, f.bottom + 6, end),
         *_detections(f, data.detections),
     ]
     label = f"timeline of {data.scenario}: latency, error rate and alerts per second"
@@ -193,13 +202,12 @@ def _episode(
     return out
 
 
-def _time_axis(f: _Frame, end: float) -> list[str]:
-    y = f.bottom + 6
+def _time_axis(x: Scale, y: float, end: float) -> list[str]:
     out = [line(LEFT, y, W - RIGHT, y, stroke="#9ca3af")]
     for t in nice_ticks(end, 10):
         if t <= end:
-            out.append(line(f.x(t), y, f.x(t), y + 5, stroke="#9ca3af"))
-            out.append(text(f.x(t), y + 18, f"{fmt(t)} s", text_anchor="middle", fill=MUTED))
+            out.append(line(x(t), y, x(t), y + 5, stroke="#9ca3af"))
+            out.append(text(x(t), y + 18, f"{fmt(t)} s", text_anchor="middle", fill=MUTED))
     return out
 
 
@@ -213,6 +221,96 @@ def _detections(f: _Frame, found: Sequence[Detection]) -> list[str]:
         label = f"{d.alert} detected after {d.after_s:.1f} s"
         y = f.lat[1] - 14 - 18 * i
         out.append(text(x + dx, y, label, text_anchor=anchor, fill=colour, font_weight=700, **HALO))
+    return out
+
+
+def paging_chart(p: Paging, duration: float) -> str:
+    """Who was paged, on the run's time axis: a row per receiver, each notification group a bar
+    of its own from its first firing notification (dark mark) to its resolved one, repeats as
+    ticks; then a row per alert Alertmanager held back. Pages are counted in the shaded
+    window."""
+    end = max(duration, 1.0)
+    x = Scale(0, end, LEFT, W - RIGHT)
+    lanes = [max(1, len(r.pages)) for r in p.receivers]  # one lane per notification group
+    top, rows_h = 30, ROW * max(1, sum(lanes))
+    held0 = top + rows_h + 30  # room for the "Held back" title
+    bottom = held0 + ROW * len(p.held) if p.held else top + rows_h
+    w0, w1 = x(p.window[0]), x(p.window[1])
+    counted = "pages are counted here: fault and recovery"
+    body = [
+        rect(w0, top, w1 - w0, rows_h, counted, fill=PAGING_WINDOW, class_="paging-window"),
+        text(12, top - 10, "Receivers", fill=INK, font_weight=700, font_size=13),
+    ]
+    if not p.receivers:
+        none = "no receiver got a notification during the run"
+        body.append(text(LEFT + 8, top + 17, none, fill=MUTED, class_="not-paged"))
+    for i, row in enumerate(p.receivers):
+        body += _receiver(x, top + ROW * sum(lanes[:i]), row, end)
+    if p.held:
+        body.append(text(12, held0 - 10, "Held back", fill=INK, font_weight=700, font_size=13))
+    for i, held in enumerate(p.held):
+        body += _held(x, held0 + i * ROW, held)
+    body += _time_axis(x, bottom + 6, end)
+    label = "who was paged: notification groups per receiver, and alerts held back"
+    return svg(W, bottom + 40, body, label, "paging")
+
+
+def _row_label(y: float, label: str, lanes: int = 1, **style: object) -> list[str]:
+    bottom = y + ROW * lanes
+    return [
+        line(LEFT, bottom, W - RIGHT, bottom, stroke="#f3f4f6"),
+        text(LEFT - 8, y + 17, label, text_anchor="end", font_size=11, **style),
+    ]
+
+
+def _bar(x: Scale, y: float, start: float, end: float, hover: str, **kw: object) -> str:
+    return rect(x(start), y + 6, x(end) - x(start), ROW - 12, hover, **kw)
+
+
+def _tick(x: Scale, y: float, t: float, hover: str, width: float, **kw: object) -> str:
+    return rect(x(t) - width / 2, y + 2, width, ROW - 4, hover, **kw)
+
+
+def _on_bar(x: float, y: float, label: str) -> str:
+    anchor, dx = ("end", -6) if x > W - 320 else ("start", 6)
+    return text(x + dx, y + 17, label, text_anchor=anchor, fill=INK, font_size=11, **HALO)
+
+
+def _receiver(x: Scale, y: float, row: ReceiverRow, end: float) -> list[str]:
+    tag = f" ({row.expected})" if row.expected else ""
+    weight = 600 if row.expected else 400
+    label = truncate(row.receiver, 22) + tag
+    out = _row_label(y, label, max(1, len(row.pages)), fill=INK, font_weight=weight)
+    if not row.pages:
+        out.append(text(LEFT + 8, y + 17, "not paged", fill=MUTED, class_="not-paged"))
+    for i, page in enumerate(row.pages):
+        out += _page(x, y + i * ROW, row.receiver, page, end)
+    return out
+
+
+def _page(x: Scale, y: float, receiver: str, page: PageMark, end: float) -> list[str]:
+    stop = page.resolved if page.resolved is not None else end
+    hover = f"{receiver}, group {page.group_key}: {page.summary}"
+    paged = f"{receiver} paged at +{page.first:.1f} s"
+    out = [
+        _bar(x, y, page.first, stop, hover, fill=PAGE_FILL, class_="page"),
+        _tick(x, y, page.first, paged, 3, fill=NOTIFIED, class_="notified"),
+    ]
+    out += [
+        _tick(x, y, t, f"repeat +{t:.1f} s", 2, fill=REPEAT, class_="repeat") for t in page.repeats
+    ]
+    if page.resolved is not None:
+        resolved = f"resolved +{page.resolved:.1f} s"
+        out.append(_tick(x, y, page.resolved, resolved, 3, fill=OK, class_="resolved"))
+    out.append(_on_bar(x(page.first), y, truncate(", ".join(page.alerts) or "no alert", 48)))
+    return out
+
+
+def _held(x: Scale, y: float, held: HeldAlert) -> list[str]:
+    hover = f"{held.alert} {held.labels}: {held.reason}, +{held.start:.1f} s to +{held.end:.1f} s"
+    out = _row_label(y, truncate(held.alert, 30), fill=MUTED)
+    out.append(_bar(x, y, held.start, held.end, hover, fill=HELD, class_=f"held {held.how}"))
+    out.append(_on_bar(x(held.start), y, truncate(held.reason, 60)))
     return out
 
 

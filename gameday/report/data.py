@@ -1,9 +1,9 @@
 """What a run's HTML report shows, gathered into one plain value: :class:`ReportData`.
 
 :func:`assemble` is pure: it derives from a :class:`~gameday.run.results.ScenarioResult` the
-load buckets, phases, fault windows, detection times, checks and root-cause shares; the alert
-rows and the slow trace, read from the run's evidence by
-:func:`gameday.report.collect.collect`, are handed in.
+load buckets, phases, fault windows, detection times, checks, root-cause shares and who was
+paged (:mod:`gameday.report.paging`); the alert rows and the slow trace, read from the run's
+evidence by :func:`gameday.report.collect.collect`, are handed in.
 Every time in a :class:`ReportData` is seconds since the run started.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 from gameday.analysis.critical_path import critical_path
 from gameday.evidence.requests import LoadStats, Record, from_columns
 from gameday.redaction import redact, redact_text
+from gameday.report.paging import Paging, who_was_paged
 from gameday.run.results import ScenarioResult
 from gameday.scenario.expectations import AlertExpectation, Expectation, RootCauseExpectation
 from gameday.telemetry.spans import Span, Trace
@@ -148,6 +149,7 @@ class ReportData:
     waterfall: Waterfall | None = None
     notes: tuple[str, ...] = ()
     unnamed: tuple[str, ...] = ()  # alerts active during the run that the scenario did not name
+    paging: Paging | None = None  # who was paged; None: the run says nothing about it
 
 
 def assemble(
@@ -188,6 +190,7 @@ def assemble(
         waterfall=waterfall,
         notes=tuple(redact_text(n) for n in notes),
         unnamed=tuple(result.unnamed_alerts()),
+        paging=who_was_paged(result),
     )
 
 

@@ -16,16 +16,24 @@ from gameday.report.charts import (
     ERR,
     FAULT_FILL,
     FIRING,
+    HELD,
     INK,
+    NOTIFIED,
+    OK,
     P50,
     P95,
+    PAGE_FILL,
+    PAGING_WINDOW,
     PENDING,
+    REPEAT,
+    paging_chart,
     root_cause_chart,
     service_colours,
     timeline,
     waterfall_chart,
 )
 from gameday.report.data import ReportData
+from gameday.report.paging import Paging, ReceiverRow
 from gameday.verifiers.base import Check
 
 CSS = """
@@ -37,6 +45,7 @@ body { margin:0; background:var(--bg); color:var(--ink);
 main { max-width:1180px; margin:0 auto; padding:24px 28px 48px; }
 header.run { display:flex; gap:20px; align-items:flex-start; justify-content:space-between; }
 h1 { font-size:26px; margin:0 0 4px; } h2 { font-size:18px; margin:0 0 12px; }
+h3 { font-size:15px; margin:18px 0 8px; }
 .summary { color:var(--muted); margin:0 0 8px; max-width:760px; }
 .verdict { font-weight:800; font-size:22px; letter-spacing:.06em; padding:10px 22px;
   border-radius:10px; color:#fff; white-space:nowrap; }
@@ -49,6 +58,8 @@ h1 { font-size:26px; margin:0 0 4px; } h2 { font-size:18px; margin:0 0 12px; }
 section { background:#fff; border:1px solid var(--line); border-radius:12px; padding:18px 20px;
   margin:18px 0; }
 .reason { border-color:#fcd34d; background:#fffbeb; }
+table.receivers { margin-top:14px; } table.receivers td:first-child { white-space:nowrap; }
+.not-read { border:1px solid #fcd34d; background:#fffbeb; border-radius:8px; padding:8px 12px; }
 .runbook a { font-weight:600; }
 .chart { width:100%; height:auto; display:block; }
 .legend { display:flex; flex-wrap:wrap; gap:16px; color:var(--muted); font-size:13px;
@@ -80,6 +91,7 @@ def render_html(data: ReportData) -> str:
         _header(data),
         _reason(data),
         _timeline(data),
+        _paging(data),
         _checks(data.checks),
         _root_cause(data),
         _trace(data),
@@ -161,6 +173,80 @@ def _timeline(d: ReportData) -> str:
         "<b>(silent)</b> ones must never fire. Hover a bar for exact times.</p>"
     )
     return f"<section><h2>Timeline</h2>{timeline(d)}{legend}{note}</section>"
+
+
+def _paging(d: ReportData) -> str:
+    if d.paging is None:
+        return ""
+    parts = _pages(d.paging, d.duration_s) + _held(d.paging)
+    return f'<section class="paging"><h2>Who was paged</h2>{parts}</section>'
+
+
+def _pages(p: Paging, duration_s: float) -> str:
+    if not p.webhooks_read:
+        return (
+            '<p class="not-read"><b>Who was paged cannot be told:</b> gameday&#39;s webhook sink '
+            "was not read during this run, so no notification is known. This is not "
+            "&ldquo;nobody was paged&rdquo;; the pages checks say what Alertmanager&#39;s API "
+            "showed, if it was read.</p>"
+        )
+    note = (
+        '<p class="muted">Each bar is a page: a notification group one receiver got, from its '
+        "first firing notification to its resolved one, ticks marking repeats. Pages are "
+        "counted from the fault&#39;s start to the recovery&#39;s end (shaded), as the "
+        "<code>pages</code> expectation counts them. Hover a bar for its group and times.</p>"
+    )
+    legend = _legend(
+        [
+            ("paged (first notification)", NOTIFIED),
+            ("notification group, until resolved", PAGE_FILL),
+            ("repeat", REPEAT),
+            ("resolved", OK),
+            ("held back by Alertmanager", HELD),
+            ("pages counted (fault and recovery)", PAGING_WINDOW),
+        ]
+    )
+    return f"{note}{paging_chart(p, duration_s)}{legend}{_receivers(p.receivers)}"
+
+
+def _receivers(rows: Sequence[ReceiverRow]) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        f'<tr class="receiver"><td><span class="name">{escape(r.receiver)}</span>'
+        + (f'<div class="muted">expected: {escape(r.expected)}</div>' if r.expected else "")
+        + f"</td><td>{len(r.pages)}</td><td>{_groups(r)}</td></tr>"
+        for r in rows
+    )
+    head = "<tr><th>receiver</th><th>pages</th><th>notification groups</th></tr>"
+    return f'<table class="receivers">{head}{body}</table>'
+
+
+def _groups(row: ReceiverRow) -> str:
+    if not row.pages:
+        return '<span class="muted not-paged">not paged during fault and recovery</span>'
+    return "".join(
+        f'<div class="group">{escape(p.summary)} '
+        f'<span class="muted">(group <code>{escape(p.group_key)}</code>)</span></div>'
+        for p in row.pages
+    )
+
+
+def _held(p: Paging) -> str:
+    if not p.statuses_polled:
+        return (
+            '<p class="muted">Alertmanager&#39;s API was not polled during this run: which '
+            "alerts it inhibited or silenced cannot be told.</p>"
+        )
+    if not p.held:
+        return '<p class="muted">Alertmanager held back no alert (none inhibited or silenced).</p>'
+    rows = "".join(
+        f'<tr class="held {h.how}"><td>{escape(h.alert)}</td><td>{escape(h.labels)}</td>'
+        f"<td>{escape(h.reason)}</td><td>+{h.start:.1f} s</td><td>+{h.end:.1f} s</td></tr>"
+        for h in p.held
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("alert", "labels", "held back", "from", "until"))
+    return f'<h3>Held back by Alertmanager</h3><table class="held"><tr>{head}</tr>{rows}</table>'
 
 
 def _checks(checks: Sequence[Check]) -> str:

@@ -4,8 +4,9 @@ A failed check is a ``<failure message="detail">`` (its evidence as the element'
 aborted or inconclusive run adds a ``<testcase>`` named after its verdict carrying an
 ``<error>`` with the reason, so CI shows "broken environment" or "the fault changed nothing"
 apart from "the monitoring missed it"; any other run without a check fails a ``checks``
-testcase (nothing verified is never a pass). Written with ``xml.etree``: the attribute and
-text escaping is the library's.
+testcase (nothing verified is never a pass). Each suite's properties say who was paged
+(:func:`paging_properties`). Written with ``xml.etree``: the attribute and text escaping is
+the library's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gameday.redaction import redact, redact_text
+from gameday.report.paging import who_was_paged
 from gameday.run.results import ABORTED, INCONCLUSIVE, ScenarioResult, summary
 from gameday.verifiers.base import Check
 
@@ -73,9 +75,29 @@ def _properties(suite: ET.Element, result: ScenarioResult) -> None:
         values["file"] = result.evidence.scenario_file
     if result.run_dir is not None:
         values["run_dir"] = str(result.run_dir)
+    values.update(paging_properties(result))
     for name, value in values.items():
         if value:
             ET.SubElement(props, "property", name=name, value=value)
+
+
+def paging_properties(result: ScenarioResult) -> dict[str, str]:
+    """``gameday.pages.<receiver>``: the pages each receiver got (as the ``pages`` expectation
+    counts them), ``gameday.inhibited`` and ``gameday.silenced``: the alert instances
+    Alertmanager held back; ``unknown: ...`` where the run could not read them. Empty for a
+    run that says nothing about paging."""
+    paging = who_was_paged(result)
+    if paging is None:
+        return {}
+    counts = paging.counts()
+    if counts is None:
+        values = {"gameday.pages": "unknown: gameday's webhook sink was not read"}
+    else:
+        values = {f"gameday.pages.{receiver}": str(n) for receiver, n in counts.items()}
+    unpolled = "unknown: Alertmanager's API was not polled"
+    for how, n in (("inhibited", paging.inhibited), ("silenced", paging.silenced)):
+        values[f"gameday.{how}"] = unpolled if n is None else str(n)
+    return values
 
 
 def _case(classname: str, check: Check) -> ET.Element:

@@ -1,7 +1,8 @@
 """A Markdown summary of a batch, fit for a CI step summary (GitHub's ``$GITHUB_STEP_SUMMARY``).
 
-A verdict table (one row per scenario), then, per scenario that did not pass, the failing
-checks with their details, the abort reason and the runbook link.
+A verdict table (one row per scenario, with each receiver's page count), then, per scenario
+that did not pass, the failing checks with their details, the abort reason and the runbook
+link.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from gameday.redaction import redact_text
 from gameday.report.data import alert_name, paired
+from gameday.report.paging import who_was_paged
 from gameday.run.results import ABORTED, INCONCLUSIVE, PASS, ScenarioResult
 
 ICONS = {PASS: "\u2705", "fail": "\u274c", ABORTED: "\u26a0\ufe0f", INCONCLUSIVE: "\u2753"}
@@ -30,6 +32,20 @@ def _detection(result: ScenarioResult) -> str:
     return ", ".join(found) or "-"
 
 
+def _pages(result: ScenarioResult) -> str:
+    """Pages per receiver, and the alerts Alertmanager held back: ``a 1, b 0; 1 inhibited``."""
+    paging = who_was_paged(result)
+    if paging is None:
+        return "-"
+    counts = paging.counts()
+    if counts is None:
+        shown = "unknown (webhook sink not read)"
+    else:
+        shown = ", ".join(f"{receiver} {n}" for receiver, n in counts.items()) or "none"
+    held = [(paging.inhibited, "inhibited"), (paging.silenced, "silenced")]
+    return "; ".join([shown, *(f"{n} {how}" for n, how in held if n)])
+
+
 def _row(result: ScenarioResult) -> str:
     took = result.finished_at - result.started_at
     passed = sum(c.passed for c in result.checks)
@@ -39,6 +55,7 @@ def _row(result: ScenarioResult) -> str:
         f"{passed}/{len(result.checks)}",
         f"{took:.1f} s",
         _cell(_detection(result)),
+        _cell(_pages(result)),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -65,8 +82,8 @@ def to_markdown(results: Sequence[ScenarioResult], reports: str | None = None) -
     lines = [
         f"## {ICONS[overall]} gameday: {len(results)} scenario(s), {len(failed)} not passed",
         "",
-        "| scenario | verdict | checks passed | duration | detection |",
-        "|---|---|---|---|---|",
+        "| scenario | verdict | checks passed | duration | detection | pages |",
+        "|---|---|---|---|---|---|",
         *(_row(r) for r in results),
         "",
     ]

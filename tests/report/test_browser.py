@@ -20,7 +20,12 @@ def test_browser_shows_verdict_charts_and_one_row_per_check(
     dom = browser.dom(page)
     assert re.search(r'id="verdict"[^>]*>FAIL<', dom)
     charts = re.findall(r'<svg [^>]*class="chart (\S+)"', dom)
-    assert charts == ["timeline", "root-cause", "waterfall"]
+    assert charts == ["timeline", "paging", "root-cause", "waterfall"]
+    # who was paged: ml-oncall, once, for ModelLatencyHigh 26.6 s into the run
+    assert re.search(
+        r'<tr class="receiver"><td><span class="name">ml-oncall</span></td><td>1<', dom
+    )
+    assert "ModelLatencyHigh: first +26.6 s, 0 repeats" in dom
     assert len(re.findall(r'<tr class="check ', dom)) == len(data.checks) == 4
     assert "not named by the scenario: ErrorBudgetBurn" in dom
     shot = browser.screenshot(page, tmp_path / "synthetic-latency.png")
