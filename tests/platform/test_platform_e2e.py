@@ -26,14 +26,17 @@ ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "examples" / "platform"
 RUN_STACK = PLATFORM / "run-stack"
 SCENARIOS = PLATFORM / "scenarios"
-# Four of the catalogue, one per layer: the shared store's link (latency, with root cause from
-# traces; an outage, with its single page and the model teams' symptoms inhibited), a model's
-# process (distributed load), the upstream data (through the relay).
+# Five of the catalogue, one per layer, each checking who was paged: the shared store's link
+# (latency, with each model's traces blaming the store; an outage, with its single page and the
+# model teams' symptoms inhibited), a model's process (only its team paged; distributed load),
+# the upstream data through the relay (a nulled column; a drifting shared feature paging the
+# data team once).
 E2E_SCENARIOS = (
     "redis-latency",
     "redis-outage",
     "ranking-model-killed",
     "upstream-null-merchant-risk",
+    "category-affinity-drift",
 )
 STACK_START_S = 420.0  # five Python services importing Feast and scikit-learn on 2 shared cores
 RUN_S = 15 * 60.0
@@ -299,7 +302,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def test_platform_scenarios_pass_through_the_environment_file_alone(
     platform: Platform, tmp_path: Path
 ) -> None:
-    """The catalogue validates against the written environment, and three scenarios pass."""
+    """The catalogue validates against the written environment, the scenarios of
+    E2E_SCENARIOS pass, and their mutants fail."""
     gameday = [sys.executable, "-m", "gameday"]
     validate = subprocess.run(
         [*gameday, "validate", "--env", str(platform.env), str(SCENARIOS)],
