@@ -1,0 +1,560 @@
+"""Alertmanager's routing tree and inhibition rules, read offline as Alertmanager 0.25 reads them.
+
+``gameday validate --env`` uses this to check, before a run, that an expectation is possible
+under the Alertmanager configuration the environment points at: which receivers the routing
+tree picks for an alert (:meth:`RoutingTree.match`), how that route groups alerts
+(:meth:`RouteMatch.group_key`), and whether an inhibition rule mutes one alert because of
+another (:meth:`InhibitRule.inhibits`). Each mirrors Alertmanager's code (``dispatch/route.go``,
+``inhibit/inhibit.go``, ``config/config.go``); ``tests/alerting`` checks the answers against a
+real Alertmanager 0.25 on a few hundred generated alerts.
+
+At validate time only some labels of an alert are known (its name, a rule's static labels, an
+expectation's labels), not those of the series behind it. :meth:`RoutingTree.possible` and
+:meth:`InhibitRule.could_inhibit` answer in three values (:class:`Tri`): a matcher on a label
+whose value is unknown *maybe* matches. The answers are sound, not always tight: "never" and
+"certain" are never wrong, but "maybe" can hide a sure answer when two matchers test the same
+unknown label (``env="prod"`` on one route, ``env!="prod"`` on the next).
+
+Where gameday's reading differs from Alertmanager's:
+
+- Regexes are Go's RE2 run by Python's ``re`` (see :mod:`gameday.alerting.goregex`): a few
+  Go-only constructs are refused as unreadable, and ``(?i)`` folds ASCII case only.
+- Matchers are the classic syntax of 0.25; the UTF-8 matchers of 0.27+ are not read.
+- Time intervals (``time_intervals``, ``mute_time_intervals``, ``active_time_intervals``) are
+  checked to exist but not evaluated: :class:`RouteMatch` names them, so a caller can say "muted
+  at some times". Silences are run-time state and are not considered.
+- Receivers are read for their names; their integrations, ``global`` and ``templates`` are not
+  validated, and unknown keys are refused only in the route, inhibition rules and top level.
+- YAML 1.1: a label value written ``yes`` or ``0x10`` reaches Alertmanager as that text but
+  reaches gameday as ``true`` / ``16``: quote such values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final, Literal
+
+from gameday.alerting.matchers import (
+    Labels,
+    Matcher,
+    Op,
+    RoutingConfigError,
+    Tri,
+    is_label_name,
+    parse_matchers,
+)
+from gameday.scenario.yamlsafe import Document, KeyPath, dotted, load_text, unknown_key_message
+
+
+class AllLabels(enum.Enum):
+    """The type of :data:`ALL_LABELS`, ``group_by: ['...']``: group by every label."""
+
+    MARKER = "..."
+
+
+ALL_LABELS: Final = AllLabels.MARKER
+GroupBy = tuple[str, ...] | Literal[AllLabels.MARKER]
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """A route the routing tree picks for an alert, with the options it inherited.
+
+    ``path`` reads ``route > routes[1] {team="ranking"} > routes[0]``. ``group_by`` is a tuple
+    of label names or :data:`ALL_LABELS`. ``certain`` is False only in answers of
+    :meth:`RoutingTree.possible`, for a route the alert may or may not take. Time intervals are
+    named, not evaluated.
+    """
+
+    receiver: str
+    path: str
+    group_by: GroupBy
+    group_wait_s: float
+    group_interval_s: float
+    repeat_interval_s: float
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    certain: bool = True
+
+    def group_key(self, labels: Labels) -> tuple[tuple[str, str], ...]:
+        """The labels naming the alert's group on this route: those of ``group_by`` it has."""
+        return tuple(
+            sorted(
+                (name, value)
+                for name, value in labels.items()
+                if value and (self.group_by is ALL_LABELS or name in self.group_by)
+            )
+        )
+
+    def same_group(self, first: Labels, second: Labels) -> bool:
+        """Whether two alerts taking this route are notified in one group."""
+        return self.group_key(first) == self.group_key(second)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A node of the tree: its matchers, ``continue``, children, and resolved options."""
+
+    options: RouteMatch
+    matchers: tuple[Matcher, ...]
+    continues: bool
+    routes: tuple[_Route, ...]
+
+    def match(self, labels: Labels) -> list[RouteMatch]:
+        """dispatch/route.go ``Route.Match``, line for line."""
+        if not all(m.matches(labels) for m in self.matchers):
+            return []
+        found: list[RouteMatch] = []
+        for child in self.routes:
+            matches = child.match(labels)
+            found.extend(matches)
+            if matches and not child.continues:
+                break
+        return found or [self.options]
+
+    def possible(self, labels: Labels, known: Collection[str]) -> Iterator[tuple[RouteMatch, Tri]]:
+        """``Match`` in three values, given that this route matched: each route the alert may
+        take below it (or itself), with how sure that is."""
+        stopped = Tri.NO  # whether an earlier child without continue matched
+        for child in self.routes:
+            matches = child.evaluate(labels, known)
+            reached = ~stopped & matches
+            if reached is not Tri.NO:
+                for options, answer in child.possible(labels, known):
+                    yield options, reached & answer
+            if not child.continues:
+                stopped |= matches
+        # Some child is taken exactly when some child matches (the first that matches is
+        # reached): said this way, Kleene logic keeps "certainly one of them" certain.
+        itself = ~Tri.any_of(child.evaluate(labels, known) for child in self.routes)
+        if itself is not Tri.NO:
+            yield self.options, itself
+
+    def evaluate(self, labels: Labels, known: Collection[str]) -> Tri:
+        return Tri.all_of(m.evaluate(labels, known) for m in self.matchers)
+
+    def walk(self) -> Iterator[_Route]:
+        yield self
+        for child in self.routes:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """An inhibition rule: a firing *source* alert mutes *target* alerts (inhibit/inhibit.go).
+
+    ``where`` names it in the configuration (``inhibit_rules[0]``).
+    """
+
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+    where: str = "inhibit_rules"
+
+    def inhibits(self, source: Labels, target: Labels) -> bool:
+        """Whether the firing alert ``source`` mutes ``target`` under this rule.
+
+        As Alertmanager: the target matchers match ``target``, the source matchers match
+        ``source``, each ``equal`` label has the same value in both (missing equals missing),
+        and the pair is not two-sided: when ``target`` matches the source matchers too, a
+        source that also matches the target matchers does not mute it. So no alert mutes
+        itself, and two alerts matching both sides do not mute each other.
+        """
+        return (
+            _matches(self.target, target)
+            and _matches(self.source, source)
+            and all(source.get(n, "") == target.get(n, "") for n in self.equal)
+            and not (_matches(self.source, target) and _matches(self.target, source))
+        )
+
+    def could_inhibit(
+        self,
+        source: Labels,
+        target: Labels,
+        source_known: Collection[str] = (),
+        target_known: Collection[str] = (),
+    ) -> Tri:
+        """:meth:`inhibits` when only some labels are known: ``NO`` means never.
+
+        A label is known when it is in the labels given, or in ``*_known`` (then absent).
+        """
+
+        def side(matchers: tuple[Matcher, ...], labels: Labels, known: Collection[str]) -> Tri:
+            return Tri.all_of(m.evaluate(labels, known) for m in matchers)
+
+        equal = Tri.all_of(
+            _same(_value(source, source_known, n), _value(target, target_known, n))
+            for n in self.equal
+        )
+        two_sided = side(self.source, target, target_known) & side(
+            self.target, source, source_known
+        )
+        return (
+            side(self.target, target, target_known)
+            & side(self.source, source, source_known)
+            & equal
+            & ~two_sided
+        )
+
+
+def _matches(matchers: Iterable[Matcher], labels: Labels) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+def _value(labels: Labels, known: Collection[str], name: str) -> str | None:
+    return labels.get(name, "") if name in labels or name in known else None
+
+
+def _same(first: str | None, second: str | None) -> Tri:
+    return Tri.MAYBE if first is None or second is None else Tri.of(first == second)
+
+
+class RoutingTree:
+    """An Alertmanager configuration's routing tree, receivers and inhibition rules.
+
+    Build it with :meth:`from_config` (the parsed ``alertmanager.yml``) or :meth:`from_yaml`.
+    """
+
+    def __init__(
+        self, root: _Route, receivers: Sequence[str], inhibit_rules: Sequence[InhibitRule]
+    ) -> None:
+        self._root = root
+        self.receivers: tuple[str, ...] = tuple(receivers)
+        self.inhibit_rules: tuple[InhibitRule, ...] = tuple(inhibit_rules)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> RoutingTree:
+        """Read parsed configuration; :class:`RoutingConfigError` where Alertmanager refuses it."""
+        return _Reader(None).tree(config)
+
+    @classmethod
+    def from_yaml(cls, text: str, path: str | Path = "alertmanager.yml") -> RoutingTree:
+        """Read configuration text; errors carry ``path`` and the line of the offending key."""
+        document = load_text(text, path)
+        return _Reader(document).tree(document.data)
+
+    def match(self, labels: Labels) -> list[RouteMatch]:
+        """The routes Alertmanager picks for an alert with ``labels``, in its order.
+
+        Depth-first; a route's first matching child ends the search unless it has ``continue``;
+        a route none of whose children match is itself the match. Receivers may repeat.
+        """
+        return self._root.match(labels)
+
+    def possible(self, labels: Labels, known: Collection[str] = ()) -> list[RouteMatch]:
+        """The routes an alert could take when only some of its labels are known.
+
+        Known labels: those in ``labels``, and the names in ``known`` (absent when not in
+        ``labels``); a matcher on any other label maybe matches. A route is ``certain`` when the
+        alert takes it whatever the unknown labels are; a route, or a receiver, not listed is
+        never taken. A child that maybe matches does not end the search as a sure match does.
+        """
+        root = self._root.evaluate(labels, known)  # YES: the root has no matchers
+        return [
+            replace(options, certain=(root & answer) is Tri.YES)
+            for options, answer in self._root.possible(labels, known)
+        ]
+
+    @property
+    def routes(self) -> list[RouteMatch]:
+        """Every route of the tree, depth-first, with its resolved options."""
+        return [node.options for node in self._root.walk()]
+
+    def inhibiting(self, target: Labels, firing: Iterable[Labels]) -> list[Labels]:
+        """The alerts among ``firing`` that mute ``target`` under some rule, in ``firing`` order.
+
+        Alertmanager mutes ``target`` when this is not empty, and reports one of them.
+        """
+        rules = self.inhibit_rules
+        return [source for source in firing if any(r.inhibits(source, target) for r in rules)]
+
+    def could_inhibit(
+        self,
+        source: Labels,
+        target: Labels,
+        source_known: Collection[str] = (),
+        target_known: Collection[str] = (),
+    ) -> Tri:
+        """Whether some rule could let ``source`` mute ``target`` (see ``InhibitRule``)."""
+        return Tri.any_of(
+            rule.could_inhibit(source, target, source_known, target_known)
+            for rule in self.inhibit_rules
+        )
+
+
+# --- Reading the configuration (config/config.go) ---------------------------------------------
+
+_TOP_KEYS = (
+    "global",
+    "route",
+    "receivers",
+    "inhibit_rules",
+    "templates",
+    "mute_time_intervals",
+    "time_intervals",
+)
+_ROUTE_KEYS = (
+    "receiver",
+    "group_by",
+    "match",
+    "match_re",
+    "matchers",
+    "mute_time_intervals",
+    "active_time_intervals",
+    "continue",
+    "routes",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+)
+_RULE_KEYS = (
+    "source_match",
+    "source_match_re",
+    "source_matchers",
+    "target_match",
+    "target_match_re",
+    "target_matchers",
+    "equal",
+)
+_TIMERS = {"group_wait": 30.0, "group_interval": 300.0, "repeat_interval": 4 * 3600.0}
+# prometheus/common model.ParseDuration: whole numbers of units, largest first.
+_DURATION = re.compile(
+    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?"
+)
+_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+
+
+class _Reader:
+    """Configuration data → :class:`RoutingTree`, refusing what Alertmanager refuses."""
+
+    def __init__(self, document: Document | None) -> None:
+        self.document = document
+        self.intervals: set[str] = set()
+        self.receivers: list[str] = []
+
+    def error(self, at: KeyPath, message: str) -> RoutingConfigError:
+        text = f"{dotted(at)}: {message}" if at else message
+        if self.document is None:
+            return RoutingConfigError(text)
+        return RoutingConfigError(text, self.document.path, self.document.line(at))
+
+    def tree(self, data: object) -> RoutingTree:
+        config = self.mapping(data, (), _TOP_KEYS)
+        self.read_receivers(config.get("receivers"))
+        for key in ("mute_time_intervals", "time_intervals"):
+            self.intervals |= set(self.names(config.get(key), (key,), "name"))
+        if config.get("route") is None:
+            raise self.error((), "no route provided in config")
+        root = self.root(config["route"])
+        raw_rules = self.items(config.get("inhibit_rules"), ("inhibit_rules",))
+        rules = [self.inhibit_rule(raw, ("inhibit_rules", i)) for i, raw in enumerate(raw_rules)]
+        return RoutingTree(root, self.receivers, rules)
+
+    def read_receivers(self, data: object) -> None:
+        for i, raw in enumerate(self.items(data, ("receivers",))):
+            receiver = self.mapping(raw, ("receivers", i), None)
+            name = self.text(receiver.get("name"), ("receivers", i, "name"))
+            if not name:
+                raise self.error(("receivers", i), "missing name in receiver")
+            if name in self.receivers:
+                message = f"notification config name {name!r} is not unique"
+                raise self.error(("receivers", i, "name"), message)
+            self.receivers.append(name)
+
+    def receiver(self, raw: Mapping[str, object], at: KeyPath, parent: RouteMatch | None) -> str:
+        name = self.text(raw.get("receiver"), (*at, "receiver"))
+        if name and name not in self.receivers:
+            message = f"undefined receiver {name!r} used in route; known: {self.receivers}"
+            raise self.error((*at, "receiver"), message)
+        return name or (parent.receiver if parent else "")
+
+    def root(self, data: object) -> _Route:
+        at: KeyPath = ("route",)
+        raw = self.mapping(data, at, _ROUTE_KEYS)
+        if not self.text(raw.get("receiver"), (*at, "receiver")):
+            raise self.error(at, "root route must specify a default receiver")
+        for key, message in (
+            ("match", "must not have any matchers"),
+            ("match_re", "must not have any matchers"),
+            ("matchers", "must not have any matchers"),
+            ("mute_time_intervals", "must not have any mute time intervals"),
+            ("active_time_intervals", "must not have any active time intervals"),
+            ("continue", "cannot have continue"),
+        ):
+            if raw.get(key):
+                raise self.error((*at, key), f"root route {message}")
+        return self.route(raw, at, None)
+
+    def route(self, data: object, at: KeyPath, parent: RouteMatch | None) -> _Route:
+        raw = self.mapping(data, at, _ROUTE_KEYS)
+        matchers = self.matchers(raw, at, "")
+        options = self.options(raw, at, parent, matchers)
+        children = self.items(raw.get("routes"), (*at, "routes"))
+        return _Route(
+            options=options,
+            matchers=matchers,
+            continues=self.flag(raw.get("continue"), (*at, "continue")),
+            routes=tuple(
+                self.route(child, (*at, "routes", i), options) for i, child in enumerate(children)
+            ),
+        )
+
+    def options(
+        self,
+        raw: Mapping[str, object],
+        at: KeyPath,
+        parent: RouteMatch | None,
+        matchers: Sequence[Matcher],
+    ) -> RouteMatch:
+        """NewRoute in dispatch/route.go: each option set here or inherited from the parent."""
+        timers = {
+            key: self.timer(raw, at, key, getattr(parent, f"{key}_s") if parent else default)
+            for key, default in _TIMERS.items()
+        }
+        shown = f" {{{', '.join(str(m) for m in matchers)}}}" if matchers else ""
+        return RouteMatch(
+            receiver=self.receiver(raw, at, parent),
+            path=f"{parent.path} > routes[{at[-1]}]{shown}" if parent else "route",
+            group_by=self.group_by(raw.get("group_by"), (*at, "group_by"), parent),
+            group_wait_s=timers["group_wait"],
+            group_interval_s=timers["group_interval"],
+            repeat_interval_s=timers["repeat_interval"],
+            mute_time_intervals=self.interval_names(raw, at, "mute_time_intervals"),
+            active_time_intervals=self.interval_names(raw, at, "active_time_intervals"),
+        )
+
+    def timer(self, raw: Mapping[str, object], at: KeyPath, key: str, inherited: float) -> float:
+        if raw.get(key) is None:
+            return inherited
+        seconds = self.duration(raw[key], (*at, key))
+        if seconds == 0 and key != "group_wait":
+            raise self.error((*at, key), f"{key} cannot be zero")
+        return seconds
+
+    def group_by(self, data: object, at: KeyPath, parent: RouteMatch | None) -> GroupBy:
+        names = self.names(data, at)
+        for i, name in enumerate(names):
+            if name != "..." and not is_label_name(name):
+                raise self.error((*at, i), f"invalid label name {name!r} in group_by list")
+            if name in names[:i]:
+                raise self.error((*at, i), f"duplicated label {name!r} in group_by")
+        if "..." in names and len(names) > 1:
+            message = "cannot have wildcard group_by (`...`) and other labels at the same time"
+            raise self.error(at, message)
+        if names == ["..."]:
+            return ALL_LABELS
+        # An empty list inherits, as a missing one does (Alertmanager's GroupBy stays nil).
+        return tuple(names) if names else (parent.group_by if parent else ())
+
+    def interval_names(self, raw: Mapping[str, object], at: KeyPath, key: str) -> tuple[str, ...]:
+        names = self.names(raw.get(key), (*at, key))
+        for i, name in enumerate(names):
+            if name not in self.intervals:
+                raise self.error((*at, key, i), f"undefined time interval {name!r} used in route")
+        return tuple(names)
+
+    def inhibit_rule(self, data: object, at: KeyPath) -> InhibitRule:
+        raw = self.mapping(data, at, _RULE_KEYS)
+        equal = self.names(raw.get("equal"), (*at, "equal"))
+        for i, name in enumerate(equal):
+            if not is_label_name(name):
+                raise self.error((*at, "equal", i), f"{name!r} is not a valid label name")
+        return InhibitRule(
+            source=self.matchers(raw, at, "source_"),
+            target=self.matchers(raw, at, "target_"),
+            equal=tuple(equal),
+            where=dotted(at),
+        )
+
+    def matchers(self, raw: Mapping[str, object], at: KeyPath, prefix: str) -> tuple[Matcher, ...]:
+        """``match``, ``match_re`` and ``matchers`` (each with ``prefix``), in that order."""
+        found: list[Matcher] = []
+        legacy: tuple[tuple[str, Op], ...] = (("match", "="), ("match_re", "=~"))
+        for kind, op in legacy:
+            key = prefix + kind
+            for name, value in self.mapping(raw.get(key), (*at, key), None).items():
+                where = (*at, key, name)
+                if not is_label_name(name):
+                    raise self.error(where, f"invalid label name {name!r}")
+                with self.located(where):
+                    found.append(Matcher(name, op, self.text(value, where)))
+        key = prefix + "matchers"
+        for i, item in enumerate(self.items(raw.get(key), (*at, key))):
+            with self.located((*at, key, i)):
+                found.extend(parse_matchers(self.text(item, (*at, key, i))))
+        return tuple(found)
+
+    @contextlib.contextmanager
+    def located(self, at: KeyPath) -> Iterator[None]:
+        """Say where a matcher that does not parse was written."""
+        try:
+            yield
+        except RoutingConfigError as exc:
+            if exc.path is not None:  # already located
+                raise
+            raise self.error(at, exc.message) from None
+
+    # Values, as yaml.v2 would decode them into Alertmanager's config structs.
+
+    def mapping(
+        self, data: object, at: KeyPath, allowed: Sequence[str] | None
+    ) -> Mapping[str, object]:
+        if data is None:
+            return {}
+        if not isinstance(data, Mapping):
+            raise self.error(at, f"expected a mapping; got {_kind(data)}")
+        for key in data:
+            if allowed is not None and key not in allowed:
+                raise self.error((*at, key), unknown_key_message(str(key), allowed))
+        return data
+
+    def items(self, data: object, at: KeyPath) -> list[object]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise self.error(at, f"expected a list; got {_kind(data)}")
+        return data
+
+    def text(self, data: object, at: KeyPath) -> str:
+        if data is None:
+            return ""
+        if isinstance(data, bool):
+            return "true" if data else "false"
+        if isinstance(data, str | int | float):
+            return str(data)
+        raise self.error(at, f"expected text; got {_kind(data)}")
+
+    def names(self, data: object, at: KeyPath, key: str | None = None) -> list[str]:
+        """A list of texts, or of mappings' ``key`` (the names of time intervals)."""
+        out: list[str] = []
+        for i, item in enumerate(self.items(data, at)):
+            if key is None:
+                out.append(self.text(item, (*at, i)))
+            else:
+                value = self.mapping(item, (*at, i), None).get(key)
+                out.append(self.text(value, (*at, i, key)))
+        return out
+
+    def flag(self, data: object, at: KeyPath) -> bool:
+        if data is None or isinstance(data, bool):
+            return bool(data)
+        raise self.error(at, f"expected true or false; got {_kind(data)}")
+
+    def duration(self, data: object, at: KeyPath) -> float:
+        text = self.text(data, at)
+        if text == "0":
+            return 0.0
+        found = _DURATION.fullmatch(text)
+        if not text or found is None:
+            raise self.error(at, f"not a valid duration string: {text!r} (e.g. 30s, 5m, 1h30m)")
+        return sum(int(n) * unit for n, unit in zip(found.groups(), _UNITS, strict=True) if n)
+
+
+def _kind(data: object) -> str:
+    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}
+    return names.get(type(data), type(data).__name__)
