@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import requests
-import yaml
 
+from gameday.alerting.matchers import RoutingConfigError
+from gameday.alerting.routing import RoutingTree
 from gameday.errors import StackUnavailable
 from gameday.evidence.alertwatch import AlertmanagerLog
 from gameday.evidence.model import (
@@ -43,7 +44,6 @@ from gameday.evidence.model import (
 from gameday.evidence.promql import PromQLError, input_selectors
 from gameday.evidence.traces import Wanted, to_evidence
 from gameday.scenario.environment import Environment
-from gameday.telemetry._time import parse_duration
 from gameday.telemetry.alertmanager import AlertmanagerClient, SinkClient
 from gameday.telemetry.notifications import Notification
 from gameday.telemetry.prometheus import PrometheusAlert, PrometheusClient, Rule
@@ -145,9 +145,9 @@ class Collectors:
     def _read_routing(self, url: str) -> None:
         try:
             status = AlertmanagerClient(url, timeout=QUERY_TIMEOUT_S).status()
-            original = (status.get("config") or {}).get("original", "")
-            self._group_wait = receiver_group_waits(yaml.safe_load(original) or {})
-        except (StackUnavailable, yaml.YAMLError, ValueError, TypeError) as exc:
+            original = str((status.get("config") or {}).get("original") or "")
+            self._group_wait = receiver_group_waits(RoutingTree.from_yaml(original, url))
+        except (StackUnavailable, RoutingConfigError) as exc:
             self._notes.append(f"Alertmanager routing: {exc}")
 
     # --- while it runs ----------------------------------------------------------------------
@@ -455,24 +455,10 @@ def _get(url: str, params: dict[str, str] | None = None) -> dict[str, object]:
     return body
 
 
-DEFAULT_GROUP_WAIT_S = 30.0  # Alertmanager's own default
-
-
-def receiver_group_waits(config: dict[str, object]) -> dict[str, float]:
-    """The least ``group_wait`` of any route leading to each receiver, children inheriting
-    their parent's settings as Alertmanager does (default 30 s)."""
+def receiver_group_waits(tree: RoutingTree) -> dict[str, float]:
+    """The least ``group_wait`` of any route leading to each receiver (inherited as
+    Alertmanager inherits it; its default is 30 s)."""
     out: dict[str, float] = {}
-
-    def walk(route: object, receiver: str | None, wait: float) -> None:
-        if not isinstance(route, dict):
-            return
-        receiver = str(route.get("receiver") or receiver or "")
-        if route.get("group_wait") is not None:
-            wait = parse_duration(str(route["group_wait"]))
-        if receiver:
-            out[receiver] = min(out.get(receiver, wait), wait)
-        for child in route.get("routes") or ():
-            walk(child, receiver, wait)
-
-    walk(config.get("route"), None, DEFAULT_GROUP_WAIT_S)
+    for route in tree.routes:
+        out[route.receiver] = min(out.get(route.receiver, route.group_wait_s), route.group_wait_s)
     return out

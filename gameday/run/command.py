@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gameday.errors import ScenarioError
 
 if TYPE_CHECKING:  # imported lazily at run time: `gameday --help` stays fast
+    from gameday.alerting.preflight import Routing
     from gameday.report import Outputs
     from gameday.run.results import ScenarioResult
     from gameday.scenario.environment import Environment
@@ -49,6 +50,7 @@ def load(paths: Sequence[str], env_file: str | None) -> tuple[list[Scenario], En
 
 def validate(args: argparse.Namespace) -> int:
     """Check every file (against ``--env`` when given); each problem is ``file:line: ...``."""
+    from gameday.alerting.preflight import problems
     from gameday.run.session import embedded_template
     from gameday.scenario.environment import load_environment
     from gameday.scenario.files import discover
@@ -56,6 +58,7 @@ def validate(args: argparse.Namespace) -> int:
 
     environment = load_environment(args.env) if args.env else embedded_template()
     files = discover(args.paths)
+    routing = _routing(environment, embedded=not args.env)
     names: dict[str, str] = {}
     errors = 0
     for path in files:
@@ -65,12 +68,30 @@ def validate(args: argparse.Namespace) -> int:
         except ScenarioError as exc:
             errors += 1
             print(f"{exc}", file=sys.stderr)
-        else:
+            continue
+        unroutable = problems(scenario, routing) if routing else []
+        for problem in unroutable:
+            print(problem, file=sys.stderr)
+        errors += bool(unroutable)
+        if not unroutable:
             print(f"{path}: ok")
     if errors:
         print(f"{errors} of {len(files)} file(s) invalid", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _routing(environment: Environment, *, embedded: bool) -> Routing | None:
+    """The Alertmanager routing paging expectations are checked against, or None (said on
+    stderr: validating before the stack is up is normal, so this is a note, not an error)."""
+    from gameday.alerting.preflight import live_routing
+    from gameday.run.session import embedded_routing
+
+    found = embedded_routing() if embedded else live_routing(environment)
+    if isinstance(found, str):
+        print(f"note: routing not checked: {found}", file=sys.stderr)
+        return None
+    return found
 
 
 def _unique(scenario: Scenario, names: dict[str, str]) -> None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gameday.scenario.environment import Environment, load_environment
+
+if TYPE_CHECKING:
+    from gameday.alerting.preflight import Routing
 
 
 @contextlib.contextmanager
@@ -30,6 +34,17 @@ def environment(
             f"Prometheus {stack.endpoints['prometheus']}"
         )
         yield Environment.from_endpoints(stack.endpoints, source="<embedded stack>")
+
+
+def embedded_routing() -> Routing:
+    """The embedded stack's Alertmanager routing and alert pack, read offline."""
+    from gameday.alerting.preflight import Routing, rules_from_files
+    from gameday.alerting.routing import RoutingTree
+    from gameday.stack.observability import alertmanager_config, rule_files
+
+    tree = RoutingTree.from_config(alertmanager_config("http://127.0.0.1:9"))
+    source = "the embedded stack's Alertmanager configuration"
+    return Routing(tree, source, rules_from_files(rule_files()))
 
 
 def embedded_template() -> Environment:
