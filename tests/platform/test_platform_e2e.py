@@ -351,7 +351,7 @@ def _every_mutant_fails(results: dict[str, dict[str, Any]]) -> None:
         survivors += [(result["scenario"], o.mutant.how) for o in report.survivors]
         kinds |= set(report.by_kind())
     assert not survivors, survivors
-    assert kinds >= {"alert", "pages", "inhibited", "root_cause", "recovered"}, kinds
+    assert kinds >= {"alert", "pages", "inhibited", "grouped", "root_cause", "recovered"}, kinds
 
 
 @pytest.mark.integration
