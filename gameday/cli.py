@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--announce", action="store_true", help="print the JSON readiness line")
     rs.set_defaults(handler=_relay_server)
 
+    from gameday.alerting.command import add_parser as add_plan  # light: imports lazily
+
+    add_plan(sub)
     from gameday.drill.command import add_parser as add_drill  # light: no runner imported
 
     add_drill(sub)

@@ -140,7 +140,7 @@ class Collectors:
         except StackUnavailable as exc:
             self._prom.errors.append(f"Prometheus configuration and rules: {exc}")
             return
-        self._prom.rules = {r.name: _rule(r) for r in rules if r.type == "alerting"}
+        self._prom.rules = {r.name: rule_evidence(r) for r in rules if r.type == "alerting"}
 
     def _read_routing(self, url: str) -> None:
         try:
@@ -333,7 +333,8 @@ class Collectors:
         return ModelEvidence(collected=True, versions=versions, samples=samples)
 
 
-def _rule(rule: Rule) -> RuleEvidence:
+def rule_evidence(rule: Rule) -> RuleEvidence:
+    """An alerting rule from Prometheus's API as evidence."""
     return RuleEvidence(
         name=rule.name,
         group=rule.group,

@@ -219,6 +219,8 @@ def _detections(f: _Frame, found: Sequence[Detection]) -> list[str]:
         out.append(line(x, f.lat[0], x, f.bottom, class_="detection", **dashed))
         anchor, dx = ("end", -6) if x > W - 320 else ("start", 6)
         label = f"{d.alert} detected after {d.after_s:.1f} s"
+        if d.predicted:
+            label += f" (predicted {d.predicted[0]:g}-{d.predicted[1]:g} s)"
         y = f.lat[1] - 14 - 18 * i
         out.append(text(x + dx, y, label, text_anchor=anchor, fill=colour, font_weight=700, **HALO))
     return out

@@ -73,12 +73,14 @@ class AlertRow:
 
 @dataclass(frozen=True)
 class Detection:
-    """An alert check's measured detection: fired ``after_s`` after the fault, at ``at``."""
+    """An alert check's measured detection: fired ``after_s`` after the fault, at ``at``; and
+    the detection time its rule's timing predicts, once the condition holds."""
 
     alert: str
     at: float
     after_s: float
     passed: bool
+    predicted: tuple[float, float] | None = None  # the rule's least and most detection time
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,14 @@ def detections(result: ScenarioResult) -> tuple[Detection, ...]:
         after = check.extra.get("detected_after_s")
         name = alert_name(exp, check)
         if isinstance(after, int | float) and name:
-            out.append(Detection(name, start - origin + float(after), float(after), check.passed))
+            low, high = check.extra.get("predicted_min_s"), check.extra.get("predicted_max_s")
+            predicted = (
+                (float(low), float(high))
+                if isinstance(low, int | float) and isinstance(high, int | float)
+                else None
+            )
+            at = start - origin + float(after)
+            out.append(Detection(name, at, float(after), check.passed, predicted))
     return tuple(out)
 
 

@@ -28,6 +28,10 @@ INSTALL_HINT = "apt-get install -y prometheus prometheus-alertmanager"
 PROMETHEUS_BINARIES = ("prometheus",)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 _PORT_ATTEMPTS = 3
+# The intervals of the Prometheus gameday starts (the embedded stack's): 1 s, so game days of
+# a few minutes see alerts within seconds.
+SCRAPE_INTERVAL_S = 1.0
+EVALUATION_INTERVAL_S = 1.0
 
 
 def find_binary(candidates: Sequence[str], explicit: str | Path | None = None) -> str:
@@ -80,8 +84,8 @@ def prometheus_config(
     rule_files: Iterable[str | Path] = (),
     alertmanager_url: str | None = None,
     *,
-    scrape_interval: str = "1s",
-    evaluation_interval: str = "1s",
+    scrape_interval: str = f"{SCRAPE_INTERVAL_S:g}s",
+    evaluation_interval: str = f"{EVALUATION_INTERVAL_S:g}s",
     scrape_configs: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A Prometheus config: one static job per ``{job: ["host:port", ...]}`` entry.
@@ -119,8 +123,8 @@ def start_prometheus(
     scrape_targets: Mapping[str, Iterable[str]] | None = None,
     alertmanager_url: str | None = None,
     *,
-    scrape_interval: str = "1s",
-    evaluation_interval: str = "1s",
+    scrape_interval: str = f"{SCRAPE_INTERVAL_S:g}s",
+    evaluation_interval: str = f"{EVALUATION_INTERVAL_S:g}s",
     scrape_configs: Iterable[Mapping[str, Any]] = (),
     resend_delay: str = "1s",
     binary: str | Path | None = None,

@@ -59,7 +59,7 @@ def test_timeline_marks_fault_window_detection_and_alert_episodes() -> None:
     assert classes.count("firing") == 2 and classes.count("pending") == 3
     assert "p50" in classes and "p95" in classes and "errors" in classes
     texts = " ".join(e.text or "" for e in timeline.iter())
-    assert "ModelLatencyHigh detected after 6.2 s" in texts
+    assert "ModelLatencyHigh detected after 6.2 s (predicted 3-5 s)" in texts
     assert "FeatureNullRateHigh (silent)" in texts
 
 
