@@ -86,21 +86,12 @@ class Prediction:
 
 def plan(scenario: Scenario, rules: RuleBook, routing: RoutingTree | None) -> list[Prediction]:
     """A prediction for each ``alert`` expectation of ``scenario`` that has ``fires_within``."""
-    waits = _group_waits(routing)
+    waits = routing.group_waits() if routing else {}
     return [
         _predict(exp, exp.fires_within, rules, waits)
         for exp in scenario.expect
         if isinstance(exp, AlertExpectation) and exp.fires_within is not None
     ]
-
-
-def _group_waits(routing: RoutingTree | None) -> dict[str, float]:
-    waits: dict[str, float] = {}
-    for route in routing.routes if routing else ():
-        waits[route.receiver] = min(
-            waits.get(route.receiver, route.group_wait_s), route.group_wait_s
-        )
-    return waits
 
 
 def _predict(

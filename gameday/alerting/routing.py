@@ -265,6 +265,16 @@ class RoutingTree:
         """Every route of the tree, depth-first, with its resolved options."""
         return [node.options for node in self._root.walk()]
 
+    def group_waits(self) -> dict[str, float]:
+        """The least ``group_wait`` of the routes leading to each receiver: the soonest its
+        first notification of a new group can be sent."""
+        out: dict[str, float] = {}
+        for route in self.routes:
+            out[route.receiver] = min(
+                out.get(route.receiver, route.group_wait_s), route.group_wait_s
+            )
+        return out
+
     def inhibiting(self, target: Labels, firing: Iterable[Labels]) -> list[Labels]:
         """The alerts among ``firing`` that mute ``target`` under some rule, in ``firing`` order.
 

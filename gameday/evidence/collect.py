@@ -146,7 +146,7 @@ class Collectors:
         try:
             status = AlertmanagerClient(url, timeout=QUERY_TIMEOUT_S).status()
             original = str((status.get("config") or {}).get("original") or "")
-            self._group_wait = receiver_group_waits(RoutingTree.from_yaml(original, url))
+            self._group_wait = RoutingTree.from_yaml(original, url).group_waits()
         except (StackUnavailable, RoutingConfigError) as exc:
             self._notes.append(f"Alertmanager routing: {exc}")
 
@@ -454,12 +454,3 @@ def _get(url: str, params: dict[str, str] | None = None) -> dict[str, object]:
     if not isinstance(body, dict):
         raise ValueError(f"{url} answered {type(body).__name__}, not an object")
     return body
-
-
-def receiver_group_waits(tree: RoutingTree) -> dict[str, float]:
-    """The least ``group_wait`` of any route leading to each receiver (inherited as
-    Alertmanager inherits it; its default is 30 s)."""
-    out: dict[str, float] = {}
-    for route in tree.routes:
-        out[route.receiver] = min(out.get(route.receiver, route.group_wait_s), route.group_wait_s)
-    return out

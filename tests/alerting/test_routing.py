@@ -600,3 +600,21 @@ def test_could_inhibit_is_sound_against_inhibits(rules: RoutingTree) -> None:
 
         assert answer is not (Tri.NO if exact else Tri.YES), (source, target, answer)
     assert answers == {Tri.NO, Tri.MAYBE, Tri.YES}
+
+
+def test_group_waits_gives_each_receiver_the_least_wait_of_the_routes_to_it() -> None:
+    tree = RoutingTree.from_config(
+        {
+            "route": {
+                "receiver": "default",
+                "group_wait": "20s",
+                "routes": [
+                    {"receiver": "pager", "matchers": ['team="a"']},
+                    {"receiver": "pager", "matchers": ['team="b"'], "group_wait": "5s"},
+                    {"receiver": "tickets", "matchers": ['team="c"'], "group_wait": "1m"},
+                ],
+            },
+            "receivers": [{"name": "default"}, {"name": "pager"}, {"name": "tickets"}],
+        }
+    )
+    assert tree.group_waits() == {"default": 20.0, "pager": 5.0, "tickets": 60.0}

@@ -310,6 +310,15 @@ def test_platform_scenarios_pass_through_the_environment_file_alone(
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    planned = tmp_path / "plan.jsonl"
+    plan = subprocess.run(
+        [*gameday, "plan", "--env", str(platform.env), "--json", str(planned), str(SCENARIOS)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stdout + plan.stderr  # every bound can be met
+    rows = [json.loads(line) for line in planned.read_text().splitlines()]
+    down = next(r for r in rows if r["alert"] == "FeatureStoreDown")
+    assert down["receiver"] == "platform-oncall" and down["predicted_min_s"] >= 5.0  # group_wait
     out = tmp_path / "results.jsonl"
     paths = [str(SCENARIOS / f"{name}.yaml") for name in E2E_SCENARIOS]
     options = ["--env", str(platform.env), "--json", str(out), "--workdir", str(tmp_path / "runs"),
