@@ -1,7 +1,8 @@
 """Every scenario of the catalogue passes end to end on the real stack.
 
-The whole catalogue runs as one batch (`gameday run scenarios/`), as a user's scheduled game
-day would, attached to the session's stack; then one test per scenario reads its verdict.
+The catalogue runs as one batch (`gameday run` of its files), as a user's scheduled game day
+would, attached to the session's stack; then one test per scenario reads its verdict. Two
+scenarios that repeat what others show are left to the scheduled game day (ON_DEMAND).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(40 
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
+# Left out of CI's run to keep it under its time budget (README, "The catalogue"): each
+# repeats what another scenario of the run shows (a slow or broken feature-store link; a
+# batch quarantined by validation). The scheduled game day, `gameday run scenarios/`, runs them.
+ON_DEMAND = {"feature-store-timeout", "sentinel-values"}
+IN_CI = [p for p in CATALOGUE if p.stem not in ON_DEMAND]
 
 CatalogueRun = tuple[dict[str, RunJson], Completed]
 """The catalogue's results by scenario name, and the finished ``gameday run`` process."""
@@ -35,7 +41,7 @@ def catalogue_run(endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory
             "-m",
             "gameday",
             "run",
-            str(ROOT / "scenarios"),
+            *map(str, IN_CI),
             "--env",
             str(endpoints_file),
             "--json",
@@ -62,7 +68,7 @@ def test_catalogue_has_at_least_twelve_scenarios_covering_every_fault_family() -
     assert (ROOT / "scenarios" / "control.yaml").exists()
 
 
-@pytest.mark.parametrize("path", CATALOGUE, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", IN_CI, ids=lambda p: p.stem)
 def test_catalogue_scenario_passes(catalogue_run: CatalogueRun, path: Path) -> None:
     results, proc = catalogue_run
     name = path.stem
