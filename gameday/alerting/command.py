@@ -72,42 +72,21 @@ def _line(p: Prediction) -> str:
 def _sources(environment: Environment, *, embedded: bool) -> Sources | str:
     """The rules, intervals and routing: the embedded stack's own files, or the environment's
     Prometheus and Alertmanager; or why they cannot be read."""
-    from gameday.alerting.plan import rulebook_from_files
-
     if embedded:
-        from gameday.run.session import embedded_routing
-        from gameday.stack.observability import rule_files
-        from gameday.telemetry.backends import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+        from gameday.run.session import embedded_routing, embedded_rulebook
 
-        book = rulebook_from_files(rule_files(), SCRAPE_INTERVAL_S, EVALUATION_INTERVAL_S)
-        return book, embedded_routing().tree
+        return embedded_rulebook(), embedded_routing().tree
     return _live(environment)
 
 
 def _live(environment: Environment) -> Sources | str:
-    from gameday.alerting.plan import RuleBook
-    from gameday.alerting.preflight import READ_TIMEOUT_S, live_routing
-    from gameday.errors import StackUnavailable
-    from gameday.evidence.collect import rule_evidence
-    from gameday.evidence.model import RuleEvidence
-    from gameday.telemetry.prometheus import PrometheusClient
+    from gameday.alerting.preflight import live_routing, live_rulebook
 
-    if not environment.prometheus:
-        return "the environment names no prometheus"
-    prom = PrometheusClient(environment.prometheus, timeout=READ_TIMEOUT_S)
-    try:
-        scrape_s, eval_s = prom.scrape_interval(), prom.evaluation_interval()
-        loaded = prom.rules()
-    except StackUnavailable as exc:
-        return f"Prometheus at {environment.prometheus} did not answer: {exc}"
-    alerts: dict[str, list[RuleEvidence]] = {}
-    for rule in loaded:
-        if rule.type == "alerting":
-            alerts.setdefault(rule.name, []).append(rule_evidence(rule))
-    recorded = {r.name: r.query for r in loaded if r.type == "recording"}
-    routing = live_routing(environment)
+    book = live_rulebook(environment)
+    if isinstance(book, str):
+        return book
+    routing = live_routing(environment, book)
     if isinstance(routing, str):
         print(f"note: group_wait not read: {routing}", file=sys.stderr)
-    tree = None if isinstance(routing, str) else routing.tree
-    book = RuleBook({k: tuple(v) for k, v in alerts.items()}, recorded, scrape_s, eval_s)
-    return book, tree
+        return book, None
+    return book, routing.tree

@@ -20,15 +20,14 @@ on a label only the series will carry, the check passes: it refuses only the imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import yaml
 
 from gameday.alerting.matchers import RoutingConfigError, Tri
+from gameday.alerting.plan import RuleBook
 from gameday.alerting.routing import ALL_LABELS, RouteMatch, RoutingTree
 from gameday.errors import StackUnavailable
+from gameday.evidence.model import RuleEvidence
 from gameday.scenario.environment import Environment
 from gameday.scenario.expectations import (
     AlertExpectation,
@@ -62,27 +61,41 @@ def static_labels(labels: Mapping[str, object]) -> dict[str, str]:
     return {k: str(v) for k, v in labels.items() if "{{" not in str(v)}
 
 
-def rules_from_files(paths: Iterable[Path]) -> dict[str, tuple[Labels, ...]]:
-    """Static labels of every alerting rule in Prometheus rule files."""
-    found: dict[str, list[Labels]] = {}
-    for path in paths:
-        doc = yaml.safe_load(path.read_text()) or {}
-        for group in doc.get("groups") or []:
-            for rule in group.get("rules") or []:
-                if "alert" in rule:
-                    labels = static_labels(rule.get("labels") or {})
-                    found.setdefault(str(rule["alert"]), []).append(labels)
-    return {name: tuple(v) for name, v in found.items()}
+def rule_labels(rules: Mapping[str, Sequence[RuleEvidence]]) -> dict[str, tuple[Labels, ...]]:
+    """Static labels of each alerting rule, by alert name (one entry per rule)."""
+    return {name: tuple(static_labels(r.labels) for r in found) for name, found in rules.items()}
 
 
 READ_TIMEOUT_S = 5.0
 
 
-def live_routing(environment: Environment) -> Routing | str:
-    """The routing of the environment's Alertmanager (``/api/v2/status``) with the static labels
-    of its Prometheus's alerting rules (``/api/v1/rules``, when it answers); or why not."""
-    from gameday.telemetry.alertmanager import AlertmanagerClient
+def live_rulebook(environment: Environment) -> RuleBook | str:
+    """The rules (alerting and recording) and intervals of the environment's Prometheus
+    (``/api/v1/rules``, ``/api/v1/status/config``); or why they cannot be read."""
+    from gameday.evidence.collect import rule_evidence
     from gameday.telemetry.prometheus import PrometheusClient
+
+    if not environment.prometheus:
+        return "the environment names no prometheus"
+    prom = PrometheusClient(environment.prometheus, timeout=READ_TIMEOUT_S)
+    try:
+        scrape_s, eval_s = prom.scrape_interval(), prom.evaluation_interval()
+        loaded = prom.rules()
+    except StackUnavailable as exc:
+        return f"Prometheus at {environment.prometheus} did not answer: {exc}"
+    alerts: dict[str, list[RuleEvidence]] = {}
+    for rule in loaded:
+        if rule.type == "alerting":
+            alerts.setdefault(rule.name, []).append(rule_evidence(rule))
+    recorded = {r.name: r.query for r in loaded if r.type == "recording"}
+    return RuleBook({k: tuple(v) for k, v in alerts.items()}, recorded, scrape_s, eval_s)
+
+
+def live_routing(environment: Environment, rules: RuleBook | str | None = None) -> Routing | str:
+    """The routing of the environment's Alertmanager (``/api/v2/status``) with the static labels
+    of its Prometheus's alerting rules (``rules``, else read with :func:`live_rulebook`; without
+    them only an alert's name and the expectation's labels are known); or why not."""
+    from gameday.telemetry.alertmanager import AlertmanagerClient
 
     url = environment.alertmanager
     if not url:
@@ -96,18 +109,9 @@ def live_routing(environment: Environment) -> Routing | str:
         return f"{where} did not answer: {exc}"
     except RoutingConfigError as exc:
         return f"gameday cannot read the configuration of {where}: {exc}"
-    rules: dict[str, tuple[Labels, ...]] = {}
-    if environment.prometheus:
-        try:
-            found: dict[str, list[Labels]] = {}
-            for rule in PrometheusClient(environment.prometheus, timeout=READ_TIMEOUT_S).rules(
-                "alert"
-            ):
-                found.setdefault(rule.name, []).append(static_labels(rule.labels))
-            rules = {name: tuple(v) for name, v in found.items()}
-        except StackUnavailable:
-            pass  # without rule labels only the alert's name and the expectation's are known
-    return Routing(tree, f"the configuration of {where}", rules)
+    book = rules if rules is not None else live_rulebook(environment)
+    labels = rule_labels(book.alerts) if isinstance(book, RuleBook) else {}
+    return Routing(tree, f"the configuration of {where}", labels)
 
 
 def problems(scenario: Scenario, routing: Routing) -> list[str]:
@@ -201,4 +205,4 @@ def _shown(labels: Labels) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-__all__ = ["Routing", "RoutingConfigError", "problems", "rules_from_files", "static_labels"]
+__all__ = ["Routing", "RoutingConfigError", "problems", "rule_labels", "static_labels"]

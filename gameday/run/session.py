@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from gameday.scenario.environment import Environment, load_environment
 
 if TYPE_CHECKING:
+    from gameday.alerting.plan import RuleBook
     from gameday.alerting.preflight import Routing
 
 
@@ -36,15 +37,24 @@ def environment(
         yield Environment.from_endpoints(stack.endpoints, source="<embedded stack>")
 
 
+def embedded_rulebook() -> RuleBook:
+    """The embedded stack's alert pack and the intervals of the Prometheus it starts."""
+    from gameday.alerting.plan import rulebook_from_files
+    from gameday.stack.observability import rule_files
+    from gameday.telemetry.backends import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+
+    return rulebook_from_files(rule_files(), SCRAPE_INTERVAL_S, EVALUATION_INTERVAL_S)
+
+
 def embedded_routing() -> Routing:
     """The embedded stack's Alertmanager routing and alert pack, read offline."""
-    from gameday.alerting.preflight import Routing, rules_from_files
+    from gameday.alerting.preflight import Routing, rule_labels
     from gameday.alerting.routing import RoutingTree
-    from gameday.stack.observability import alertmanager_config, rule_files
+    from gameday.stack.observability import alertmanager_config
 
     tree = RoutingTree.from_config(alertmanager_config("http://127.0.0.1:9"))
     source = "the embedded stack's Alertmanager configuration"
-    return Routing(tree, source, rules_from_files(rule_files()))
+    return Routing(tree, source, rule_labels(embedded_rulebook().alerts))
 
 
 def embedded_template() -> Environment:
