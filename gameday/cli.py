@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gameday.alerting.command import add_parser as add_plan  # light: imports lazily
 
     add_plan(sub)
+    from gameday.sweep.command import add_parser as add_sweep  # light: imports lazily
+
+    add_sweep(sub)
     from gameday.drill.command import add_parser as add_drill  # light: no runner imported
 
     add_drill(sub)

@@ -23,6 +23,7 @@ from gameday.alerting.matchers import RoutingConfigError
 from gameday.alerting.routing import RoutingTree
 from gameday.errors import StackUnavailable
 from gameday.evidence.alertwatch import AlertmanagerLog
+from gameday.evidence.impact import ImpactEvidence, MeasureEvidence, MeasureSeries
 from gameday.evidence.model import (
     ActiveSince,
     AlertSeries,
@@ -92,6 +93,9 @@ class EvidenceSource(Protocol):
 
     def model(self, start: float, end: float) -> ModelEvidence:
         """The served model version over ``[start, end]``."""
+
+    def impact(self, start: float, end: float) -> ImpactEvidence:
+        """The environment's impact measures over ``[start, end]``."""
 
 
 @dataclass
@@ -331,6 +335,30 @@ class Collectors:
         samples = sum(len(s.points) for s in series)
         versions = tuple(sorted(seen, key=lambda v: v.first_seen))
         return ModelEvidence(collected=True, versions=versions, samples=samples)
+
+    def impact(self, start: float, end: float) -> ImpactEvidence:
+        """Every impact query of the environment over ``[start, end]`` (a query that fails
+        is kept with its error, never as an empty measure)."""
+        wanted = self.environment.impact
+        if not wanted:
+            return ImpactEvidence(error="the environment names no impact measures")
+        if self._query is None:
+            return ImpactEvidence(error="the environment names no prometheus URL")
+        step = max(self._prom.scrape_s or 1.0, (end - start) / MAX_POINTS)
+        measures = {}
+        for name, spec in wanted.items():
+            try:
+                found = self._query.query_range(spec.query, start, end, step)
+            except StackUnavailable as exc:
+                measures[name] = MeasureEvidence(
+                    query=spec.query, harm=spec.harm, unit=spec.unit, error=str(exc)
+                )
+                continue
+            series = tuple(MeasureSeries(labels=dict(s.labels), points=s.points) for s in found)
+            measures[name] = MeasureEvidence(
+                query=spec.query, harm=spec.harm, unit=spec.unit, series=series
+            )
+        return ImpactEvidence(collected=True, step_s=step, measures=measures)
 
 
 def rule_evidence(rule: Rule) -> RuleEvidence:

@@ -3,9 +3,10 @@
 Everything a verdict uses is here, captured once while the run went on (by
 :mod:`gameday.evidence.collect`) and never read from a live system again: the timeline and
 its faults, Prometheus's ``ALERTS`` and rule health, Alertmanager's notifications, every
-request of the load, the traces root cause analysed, the data and model books. Verifiers
-are pure functions of an expectation and a :class:`RunEvidence`; ``gameday verify`` and
-``gameday report`` rebuild them from a bundle with no network.
+request of the load, the traces root cause analysed, the data and model books, and the
+environment's impact measures (:mod:`gameday.evidence.impact`). Verifiers are pure
+functions of an expectation and a :class:`RunEvidence`; ``gameday verify`` and ``gameday
+report`` rebuild them from a bundle with no network.
 
 Times are Unix seconds. The models are frozen pydantic models: the bundle format is their
 JSON (``docs/reference/bundle.md``), versioned by :data:`FORMAT_VERSION`.
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from gameday.evidence.impact import ImpactEvidence
 
 FORMAT = "gameday-bundle"
 FORMAT_VERSION = 1
@@ -471,6 +474,7 @@ class RunEvidence(_Model):
     traces: TracesEvidence = TracesEvidence()
     data: DataEvidence = DataEvidence()
     model: ModelEvidence = ModelEvidence()
+    impact: ImpactEvidence = ImpactEvidence()
 
     @property
     def scenario_name(self) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gameday.evidence.collect import CapturePlan
+from gameday.evidence.impact import Harm, ImpactEvidence, MeasureEvidence, MeasureSeries
 from gameday.evidence.model import (
     ActiveSince,
     AlertSeries,
@@ -93,6 +94,7 @@ class EvidenceBuilder:
         self._sink_read, self._api_polls = False, 0
         self._group_wait: dict[str, float] = {}
         self._traces, self._data, self._model = TracesEvidence(), DataEvidence(), ModelEvidence()
+        self._measures: dict[str, MeasureEvidence] = {}
         self._alerts_missing = False
         for i, _ in enumerate(self.scenario.faults):
             self.fault(i)
@@ -357,6 +359,26 @@ class EvidenceBuilder:
         self._model = ModelEvidence(collected=True, versions=seen, samples=len(seen) * 10)
         return self
 
+    def measure(
+        self, name: str, baseline: float, fault: float, harm: Harm = "change",
+        labels: Mapping[str, str] | None = None, error: str | None = None,
+    ) -> EvidenceBuilder:  # fmt: skip
+        """An impact measure (the environment's ``impact:``) reading ``baseline`` outside the
+        fault phase and ``fault`` inside it, a point per evaluation (another call with the
+        same name adds a series)."""
+        a, b = self.phases["fault"]
+        points = tuple(
+            (self.t0 + t, fault if a <= t < b else baseline)
+            for t in (i * self.eval_s for i in range(int(self.end / self.eval_s)))
+        )
+        old = self._measures.get(name)
+        new = MeasureSeries(labels=dict(labels or {}), points=points)
+        series = (*(old.series if old else ()), new)
+        self._measures[name] = MeasureEvidence(
+            query=f"{name}_query", harm=harm, series=() if error else series, error=error
+        )
+        return self
+
     # --- the result -----------------------------------------------------------------------------
 
     @property
@@ -387,6 +409,7 @@ class EvidenceBuilder:
             traces=self._traces,
             data=self._data,
             model=self._model,
+            impact=ImpactEvidence(collected=bool(self._measures), measures=dict(self._measures)),
         )
 
     def _named(self) -> tuple[str, ...]:
@@ -495,3 +518,6 @@ class ScriptedSource:
 
     def model(self, start: float, end: float) -> ModelEvidence:
         return ModelEvidence(error="scripted source: no model series")
+
+    def impact(self, start: float, end: float) -> ImpactEvidence:
+        return ImpactEvidence(error="scripted source: no impact measures")

@@ -588,6 +588,7 @@ def _capture(run: _Run) -> RunEvidence:
         traces=traces,
         data=data,
         model=source.model(record.started_at, now),
+        impact=source.impact(record.started_at, now),
     )
 
 

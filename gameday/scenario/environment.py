@@ -96,6 +96,16 @@ class RelaySpec(FileModel):
         return self
 
 
+class ImpactQuery(FileModel):
+    """One entry of ``impact``: a PromQL query for what the model delivers (served score,
+    realised AUC, PSI of the scores), which way is harm, and its unit. ``gameday sweep``
+    measures each probe's impact with these (see ``docs/reference/sweep.md``)."""
+
+    query: Text
+    harm: Literal["rise", "drop", "change"] = "change"
+    unit: str = ""
+
+
 class TargetSpec(FileModel):
     """One entry of ``targets``: a proxy, a relay, a batch source, a service, or a plug-in's
     own keys.
@@ -153,7 +163,8 @@ class Environment(FileModel):
     sink) defaults to ``traces``; ``control`` is a control API (``service`` targets: process
     and service faults); ``landing`` / ``quarantine`` are the stack's batch folders.
     ``metrics_sd_dir``: a folder a Prometheus ``file_sd_configs`` job globs; a run writes
-    its own metrics endpoint there (:mod:`gameday.run.metrics`).
+    its own metrics endpoint there (:mod:`gameday.run.metrics`). ``impact``: named PromQL
+    measures of what the model delivers, read over every run into its bundle.
     """
 
     model_server: Url | None = None
@@ -180,6 +191,7 @@ class Environment(FileModel):
     steady_state: SteadyState = SteadyState()
     relay: Url | None = None
     relays: Mapping[str, RelaySpec] = Field(default_factory=dict)
+    impact: Mapping[str, ImpactQuery] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _relay_targets_name_relays(self) -> Environment:

@@ -94,7 +94,12 @@ def template_endpoints() -> dict[str, object]:
     keys = ("model_server", "toxiproxy", "prometheus", "alertmanager", "traces", "producer",
             "control", "feature_store", "pipeline", "relay")  # fmt: skip
     relays = batches.folders(Path("gameday-stack")).relays()
-    return {**dict.fromkeys(keys, placeholder), "relays": relays, "targets": targets()}
+    return {
+        **dict.fromkeys(keys, placeholder),
+        "relays": relays,
+        "targets": targets(),
+        "impact": observability.impact_queries(),
+    }
 
 
 @dataclass
@@ -338,6 +343,7 @@ class Stack:
             "prometheus": str(self.children["prometheus"].info["url"]),
             "alertmanager": str(self.children["alertmanager"].info["url"]),
             "metrics_sd_dir": str(self._metrics_sd_dir()),
+            "impact": observability.impact_queries(),
         }
 
     def _service_endpoints(self) -> dict[str, Any]:

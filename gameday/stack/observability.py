@@ -75,3 +75,19 @@ def _webhook(sink_url: str, receiver: str, token: str | None) -> dict[str, Any]:
     if token:
         hook["http_config"] = {"authorization": {"type": "Bearer", "credentials": token}}
     return hook
+
+
+def impact_queries() -> dict[str, dict[str, str]]:
+    """What the model delivers, as the environment's ``impact`` names it: the mean served
+    score, the PSI of served scores against the reference, and the realised AUC and accuracy
+    over the labelled window. ``gameday sweep`` measures every probe's impact with these."""
+    score = "model_prediction_score"
+    return {
+        "score_mean": {
+            "query": f"sum(rate({score}_sum[15s])) / sum(rate({score}_count[15s]))",
+            "harm": "change",
+        },
+        "score_psi": {"query": "max(prediction_psi)", "harm": "rise"},
+        "auc": {"query": 'max(model_quality{metric="auc"})', "harm": "drop"},
+        "accuracy": {"query": 'max(model_quality{metric="accuracy"})', "harm": "drop"},
+    }
