@@ -7,6 +7,7 @@ Tests that disturb the stack must leave it healthy: faults reverted, alerts reso
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -19,6 +20,53 @@ import pytest
 from fixtures.cli import GamedayCli, RunJson, RunOnStack
 
 from gameday.stack.launcher import Stack
+
+# --- running in parallel (CI: ``-n 2``) -----------------------------------------------------------
+# pytest-xdist's ``loadgroup`` does not group under pytest 9.2 (it renames ``item._nodeid``,
+# which pytest no longer reads), so the grouping is done here, on test files: every file whose
+# tests ask for the session's embedded stack goes to one worker, the platform example's to
+# another, and each stack starts once; a misplaced file only costs a second stack's start.
+TESTS = Path(__file__).resolve().parent
+_DEF = re.compile(r"def (\w+)\(([^)]*)\)", re.DOTALL)
+
+
+def _stack_fixtures() -> set[str]:
+    """``stack`` and every conftest fixture that needs it, however indirectly."""
+    names, grew = {"stack"}, True
+    defs = [m.groups() for c in TESTS.rglob("conftest.py") for m in _DEF.finditer(c.read_text())]
+    while grew:
+        grew = False
+        for name, params in defs:
+            if name not in names and names & set(re.findall(r"\w+", params)):
+                names.add(name)
+                grew = True
+    return names
+
+
+def _scopes() -> dict[str, str]:
+    needs = _stack_fixtures()
+    out = {}
+    for path in TESTS.rglob("test_*.py"):
+        rel = path.relative_to(TESTS.parent).as_posix()
+        if rel.startswith("tests/platform/"):
+            out[rel] = "platform"
+        elif any(needs & set(re.findall(r"\w+", p)) for _, p in _DEF.findall(path.read_text())):
+            out[rel] = "embedded-stack"
+    return out
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Tests of one stack on one worker (see above); every other test where there is room."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    scopes = _scopes()
+
+    class ByStack(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scopes.get(nodeid.split("::", 1)[0], nodeid)
+
+    return ByStack(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,9 @@ CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
 # repeats what another scenario of the run shows (a slow or broken feature-store link; a
 # batch quarantined by validation). The scheduled game day, `gameday run scenarios/`, runs them.
 ON_DEMAND = {"feature-store-timeout", "sentinel-values"}
-IN_CI = [p for p in CATALOGUE if p.stem not in ON_DEMAND]
+# Run in CI as the severe end of the sweep in test_sweep_e2e.py, which checks its verdict.
+IN_SWEEP = {"partial-nulls"}
+IN_CI = [p for p in CATALOGUE if p.stem not in ON_DEMAND | IN_SWEEP]
 
 CatalogueRun = tuple[dict[str, RunJson], Completed]
 """The catalogue's results by scenario name, and the finished ``gameday run`` process."""

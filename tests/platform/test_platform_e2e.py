@@ -26,17 +26,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "examples" / "platform"
 RUN_STACK = PLATFORM / "run-stack"
 SCENARIOS = PLATFORM / "scenarios"
-# Four of the catalogue, one per layer, each checking who was paged: the shared store's link
+# Three of the catalogue, one per layer, each checking who was paged: the shared store's link
 # (latency, with each model's traces blaming the store; an outage, with its single page, its
 # grouped burn-rate page and the model teams' symptoms inhibited), a model's process (only its
-# team paged; distributed load), the upstream data through the relay (a drifting shared
-# feature paging the data team once). The other two run on demand (the platform's README).
+# team paged; distributed load). The upstream data through the relay (a drifting shared
+# feature paging the data team once) runs as the severe end of a sweep (SWEPT). The other two
+# run on demand (the platform's README).
 E2E_SCENARIOS = (
     "redis-latency",
     "redis-outage",
     "ranking-model-killed",
-    "category-affinity-drift",
 )
+SWEPT = "category-affinity-drift"
 STACK_START_S = 420.0  # five Python services importing Feast and scikit-learn on 2 shared cores
 RUN_S = 15 * 60.0
 
@@ -360,6 +361,36 @@ def _every_mutant_fails(results: dict[str, dict[str, Any]]) -> None:
         kinds |= set(report.by_kind())
     assert not survivors, survivors
     assert kinds >= {"alert", "pages", "inhibited", "grouped", "root_cause", "recovered"}, kinds
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(RUN_S)
+def test_a_sweep_on_the_platform_finds_the_drift_threshold_and_the_blind_spot_below(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """``gameday sweep`` through the environment file alone: the drift of the shared feature at
+    the scenario's own 2 sigma (its game day, which must pass) and at 0.2 sigma, where the
+    drift alert stays silent; each model's served score is the impact measured."""
+    out = tmp_path / "sweep"
+    sweep = subprocess.run(
+        [sys.executable, "-m", "gameday", "sweep", str(SCENARIOS / f"{SWEPT}.yaml"),
+         "--param", "shift_sigma", "--from", "0.2", "--to", "2", "--probes", "2",
+         "--env", str(platform.env), "--report", str(out), "--journal", str(tmp_path / "j"),
+         "--quiet"],
+        capture_output=True, text=True, timeout=RUN_S - 60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    report = f"{sweep.stdout[-4000:]}\n{sweep.stderr[-3000:]}\nrun-stack:\n{platform.log()}"
+    assert sweep.returncode == 0, report
+    found = json.loads((out / "sweep.json").read_text())
+    severe, mild = found["probes"]
+    assert (severe["magnitude"], mild["magnitude"]) == (2.0, 0.2)
+    assert severe["verdict"] == "pass", json.dumps(severe["alerts"], indent=1) + report
+    assert mild["fired"] == {"FeatureDriftHigh": False}, report
+    assert found["thresholds"] == {"FeatureDriftHigh": 2.0}
+    assert found["blind_spot"]["magnitude"] == 0.2
+    score = severe["impact_detail"]["score_mean"]
+    assert score["baseline"] is not None and "model=" in score["note"], score
 
 
 @pytest.mark.integration
