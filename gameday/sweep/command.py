@@ -198,27 +198,22 @@ def _probe_all(
             print(describe(probe), flush=True)
             aborted_in_row = aborted_in_row + 1 if result.aborted else 0
             found = SweepResult(
-                scenario.name,
-                _file(scenario),
-                param,
-                span,
-                alerts,
-                tuple(probes),
-                time.monotonic() - started,
-                args.impact,
-                args.probes,
-            )
+                scenario.name, _file(scenario), param, span, alerts, tuple(probes),
+                time.monotonic() - started, args.impact, args.probes,
+            )  # fmt: skip
             _write(found, scenario, folder, args.json)
             if aborted_in_row >= 2:
-                print(
-                    f"aborted: two probes in a row could not run ({result.reason})", file=sys.stderr
-                )
+                print(f"aborted: two probes in a row could not run ({result.reason})",
+                      file=sys.stderr)  # fmt: skip
                 return EXIT_ABORTED
     if not probes:
         return EXIT_ABORTED
     from gameday.sweep.result import summary
 
-    print(summary(found), flush=True)
+    final = SweepResult(scenario.name, _file(scenario), param, span, alerts, tuple(probes),
+                        time.monotonic() - started, args.impact, args.probes)  # fmt: skip
+    _write(final, scenario, folder, args.json)
+    print(summary(final), flush=True)
     print(f"sweep written to {folder / SWEEP_FILE} and {folder / PAGE}")
     return EXIT_ABORTED if interrupted() else EXIT_OK
 

@@ -1,6 +1,7 @@
 """What a fault cost the model in one run, computed from its bundle alone.
 
-Every measure compares the fault phase with the run's own baseline phase: the share of
+Every measure compares the fault phase with the run's own baseline phase (a sweep then
+compares it with the median baseline of all its probes, :func:`rebased`): the share of
 failed requests and the p95 latency (from every request the load made), and each impact
 query the environment names (the mean of each series over the phase; of several series,
 the one that moved most in the harmful direction). ``harm`` is that move: ``rise`` counts
@@ -10,8 +11,8 @@ is reported as not measured (``None`` with a note), never as zero harm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,11 +34,13 @@ class Measured:
     fault: float | None
     harm: float | None
     note: str = ""
+    reference: float | None = None  # in a sweep: the median baseline of all its probes
 
     def to_json(self) -> dict[str, object]:
         return {
             "baseline": _round(self.baseline),
             "fault": _round(self.fault),
+            "reference": _round(self.reference),
             "harm": _round(self.harm),
             "harm_kind": self.harm_kind,
             "unit": self.unit,
@@ -135,6 +138,27 @@ def _measure(
             "no points in the baseline or fault phase",
         )
     return best
+
+
+def rebased(impacts: Sequence[Mapping[str, Measured]]) -> list[dict[str, Measured]]:
+    """Each run's measures against one reference for all of them: the median of their
+    baselines. A probe's own baseline can still carry the previous probe's fault (drifted
+    rows not yet overwritten, a quality window not yet refilled), so a sweep compares every
+    fault phase with the same, typical, baseline (``reference``)."""
+    names = {name for impact in impacts for name in impact}
+    reference: dict[str, float | None] = {}
+    for name in names:
+        seen = [m.baseline for i in impacts if (m := i.get(name)) and m.baseline is not None]
+        reference[name] = float(np.median(seen)) if seen else None
+    return [
+        {
+            name: replace(
+                m, reference=reference[name], harm=_harm(m.harm_kind, reference[name], m.fault)
+            )
+            for name, m in impact.items()
+        }
+        for impact in impacts
+    ]
 
 
 def _mean(points: Sequence[tuple[float, float]], span: tuple[float, float]) -> float | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from gameday.scenario.model import Scenario, scenario_document
+from gameday.sweep.impact import rebased
 from gameday.sweep.param import Param, Span
 from gameday.sweep.probe import Probe
 from gameday.sweep.search import Threshold, threshold
@@ -53,6 +54,12 @@ class SweepResult:
     wall_s: float
     measure: str | None = None  # the impact the blind spot is ranked by (None: severity)
     budget: int = 0
+
+    def __post_init__(self) -> None:
+        # Every probe's harm against the sweep's one reference (see impact.rebased).
+        impacts = rebased([p.impact for p in self.probes])
+        probes = tuple(replace(p, impact=i) for p, i in zip(self.probes, impacts, strict=True))
+        object.__setattr__(self, "probes", probes)
 
     @property
     def thresholds(self) -> dict[str, Threshold]:

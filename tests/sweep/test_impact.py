@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gameday.evidence.testing import EvidenceBuilder
-from gameday.sweep.impact import impact_of
+from gameday.sweep.impact import Measured, impact_of, rebased
 
 SCENARIO = """
 name: nulls
@@ -71,3 +71,16 @@ def test_a_run_that_never_reached_its_fault_has_no_impact() -> None:
     baseline_only = {"baseline": built.timeline.phases["baseline"]}
     timeline = built.timeline.model_copy(update={"phases": baseline_only, "faults": never})
     assert impact_of(built.model_copy(update={"timeline": timeline})) == {}
+
+
+def test_a_sweep_measures_every_probe_against_one_typical_baseline() -> None:
+    def run(baseline: float, fault: float) -> dict[str, Measured]:
+        return {"score_mean": Measured("score_mean", "change", "", baseline, fault,
+                                       abs(fault - baseline))}  # fmt: skip
+
+    # The third probe's baseline still carries the previous probe's fault (0.07, not 0.04):
+    # against its own baseline it would show a change of 0.02, and in the wrong direction.
+    probes = rebased([run(0.04, 0.04), run(0.04, 0.05), run(0.07, 0.05)])
+    assert [p["score_mean"].reference for p in probes] == [0.04, 0.04, 0.04]
+    assert [p["score_mean"].harm for p in probes] == pytest.approx([0.0, 0.01, 0.01])
+    assert probes[2]["score_mean"].baseline == 0.07  # its own baseline is still reported
