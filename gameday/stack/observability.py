@@ -6,9 +6,10 @@ notification went to: the route a real pager would use. ``group_by: ['...']`` ma
 alert its own group, and ``group_wait: 0s`` notifies as soon as Prometheus sends it.
 
 One inhibition rule: while the feature store is down (``ServiceDown{service="feature-store"}``,
-the platform team's page), the ML team's alerts about failing feature fetches and failing
-predictions (``FeatureStoreErrors``, ``ModelErrorRateHigh``) are symptoms of it and are held
-back. The SLO's ``ErrorBudgetBurn`` is not: users are affected, and the ML team owns that.
+the platform team's page), the alerts about failing or slow feature fetches and failing
+predictions (``FeatureStoreErrors``, ``FeatureStoreLatencyHigh``, ``ModelErrorRateHigh``) are
+symptoms of it and are held back. The SLO's ``ErrorBudgetBurn`` is not: users are affected,
+and the ML team owns that.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def alertmanager_config(sink_url: str, token: str | None = None) -> dict[str, An
         "inhibit_rules": [
             {
                 "source_matchers": ['alertname="ServiceDown"', 'service="feature-store"'],
-                "target_matchers": ['alertname=~"FeatureStoreErrors|ModelErrorRateHigh"'],
+                "target_matchers": [
+                    'alertname=~"FeatureStoreErrors|FeatureStoreLatencyHigh|ModelErrorRateHigh"'
+                ],
             }
         ],
     }
