@@ -144,6 +144,10 @@ def sweep(args: argparse.Namespace) -> int:
     ):
         known = ", ".join(["error_rate", "p95_ms", *environment.impact])
         raise ScenarioError(f"--impact {args.impact}: no such measure; have {known}")
+    if not environment.impact:
+        print("note: the environment names no impact: queries, so impact is the error rate and "
+              "latency of the load only (docs/reference/environment.md#impact)",
+              file=sys.stderr)  # fmt: skip
     folder = Path(args.report) if args.report else _default_folder(scenario, param)
     return _probe_all(args, scenario, param, span, alerts, folder)
 

@@ -154,7 +154,8 @@ def _curve(r: SweepResult, measure: str, blind: Probe | None) -> str:
 
 def _y_ticks(low: float, high: float) -> list[float]:
     """Round ticks covering ``[low, high]`` (which includes 0)."""
-    step = nice_ticks(high - low or 1.0)[1]
+    span = high - low
+    step = nice_ticks(span if span > 1e-9 else 1.0)[1]  # a flat curve gets a unit axis
     first = math.floor(low / step + 1e-9)
     count = math.ceil(high / step - 1e-9) - first
     return [round((first + i) * step, 12) for i in range(max(count, 1) + 1)]

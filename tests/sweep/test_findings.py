@@ -4,6 +4,7 @@ scenario, and the same findings recomputed from the saved bundles with no networ
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,15 @@ def test_a_replay_says_where_the_recorded_findings_differ(tmp_path: Path) -> Non
 
 def test_a_folder_that_is_not_a_sweep_is_bad_input(tmp_path: Path) -> None:
     assert gameday(["sweep", "--replay", str(tmp_path)]) == 2
+
+
+def test_the_page_of_a_single_probe_with_no_measurable_harm_is_drawn(tmp_path: Path) -> None:
+    result, _ = swept(tmp_path, [0.5])
+    page = render(result, tmp_path)  # every harm 0 or within float rounding of it
+    assert page.count("class='curve'") >= 2
+    tiny = SweepResult("x", None, PARAM, SPAN, ("FeatureNullRateHigh",), result.probes, 1.0)
+    probe = tiny.probes[0]
+    shifted = {n: replace(m, fault=(m.reference or 0.0) + 1e-15) for n, m in probe.impact.items()}
+    again = SweepResult("x", None, PARAM, SPAN, ("FeatureNullRateHigh",),
+                        (replace(probe, impact=shifted),), 1.0)  # fmt: skip
+    assert "<svg" in render(again, tmp_path)
