@@ -182,6 +182,12 @@ def _probe_all(
     )
     started = time.monotonic()
     probes: list[Probe] = []
+
+    def findings() -> SweepResult:
+        wall = time.monotonic() - started
+        return SweepResult(scenario.name, _file(scenario), param, span, alerts, tuple(probes),
+                           wall, args.impact, args.probes)  # fmt: skip
+
     aborted_in_row = 0
     print(
         f"sweep of {scenario.name}: {param.path} from {span.start:g} to {span.stop:g} "
@@ -201,11 +207,7 @@ def _probe_all(
             probes.append(probe)
             print(describe(probe), flush=True)
             aborted_in_row = aborted_in_row + 1 if result.aborted else 0
-            found = SweepResult(
-                scenario.name, _file(scenario), param, span, alerts, tuple(probes),
-                time.monotonic() - started, args.impact, args.probes,
-            )  # fmt: skip
-            _write(found, scenario, folder, args.json)
+            _write(findings(), scenario, folder, args.json)
             if aborted_in_row >= 2:
                 print(f"aborted: two probes in a row could not run ({result.reason})",
                       file=sys.stderr)  # fmt: skip
@@ -214,8 +216,7 @@ def _probe_all(
         return EXIT_ABORTED
     from gameday.sweep.result import summary
 
-    final = SweepResult(scenario.name, _file(scenario), param, span, alerts, tuple(probes),
-                        time.monotonic() - started, args.impact, args.probes)  # fmt: skip
+    final = findings()
     _write(final, scenario, folder, args.json)
     print(summary(final), flush=True)
     print(f"sweep written to {folder / SWEEP_FILE} and {folder / PAGE}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -165,7 +164,3 @@ def write_scenario(path: Path, document: dict[str, object]) -> None:
     """Write a scenario document as YAML, keys in the loader's order."""
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=96)
     path.write_text("# Written by `gameday sweep` for the blind spot it found.\n" + text)
-
-
-def ordered(probes: Sequence[Probe]) -> tuple[Probe, ...]:
-    return tuple(sorted(probes, key=lambda p: p.index))
