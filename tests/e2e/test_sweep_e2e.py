@@ -29,7 +29,7 @@ def test_a_sweep_brackets_the_null_alert_and_finds_the_blind_spot_below_it(
 ) -> None:
     out = tmp_path / "sweep"
     done = gameday(
-        "sweep", str(SCENARIO), "--param", "fraction", "--from", "0.02", "--to", "0.3",
+        "sweep", str(SCENARIO), "--param", "fraction", "--from", "0.005", "--to", "0.3",
         "--probes", "3", "--env", str(endpoints_file), "--report", str(out),
         "--journal", str(tmp_path / "journal"), "--quiet",
     )  # fmt: skip
@@ -37,17 +37,19 @@ def test_a_sweep_brackets_the_null_alert_and_finds_the_blind_spot_below_it(
     assert done.returncode == 0, log
     found = json.loads((out / "sweep.json").read_text())
     probes = {p["magnitude"]: p for p in found["probes"]}
-    assert list(probes) == [0.3, 0.02, 0.0775], log  # severe end, mild end, then the middle
+    assert list(probes) == [0.3, 0.005, 0.0387], log  # severe end, mild end, then the middle
     # The severe end is the catalogue's partial-nulls game day, unchanged: it passes.
     severe = probes[0.3]
     assert severe["verdict"] == "pass", json.dumps(severe["alerts"], indent=1)
     assert severe["fired"] == {"FeatureNullRateHigh": True}
-    # The rule pages above a 10% null share: 2% and 7.75% go unnoticed.
-    assert probes[0.02]["fired"] == {"FeatureNullRateHigh": False}
-    assert probes[0.0775]["fired"] == {"FeatureNullRateHigh": False}
+    # The rule pages above a 10% null share. device_trust is already null in 2% of healthy
+    # rows, so injected shares from about 8% fire it at times (docs/sweeps.md measured 8.66%);
+    # 0.5% and 3.87% (under 6% in all) stay well clear of that and go unnoticed.
+    assert probes[0.005]["fired"] == {"FeatureNullRateHigh": False}
+    assert probes[0.0387]["fired"] == {"FeatureNullRateHigh": False}
     assert found["thresholds"] == {"FeatureNullRateHigh": 0.3}
-    assert found["confidence"]["FeatureNullRateHigh"]["silent_at"] == 0.0775
-    assert found["blind_spot"]["magnitude"] == 0.0775
+    assert found["confidence"]["FeatureNullRateHigh"]["silent_at"] == 0.0387
+    assert found["blind_spot"]["magnitude"] == 0.0387
     # Impact was read from the stack's Prometheus into every probe's bundle.
     for probe in found["probes"]:
         detail = probe["impact_detail"]
