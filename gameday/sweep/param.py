@@ -16,7 +16,7 @@ from typing import Literal
 from gameday.errors import ScenarioError
 from gameday.scenario.environment import Environment
 from gameday.scenario.model import Scenario, scenario_document, scenario_from_document
-from gameday.scenario.yamlsafe import Document
+from gameday.scenario.yamlsafe import Document, Location, load_file
 
 _QUALIFIED = re.compile(r"faults\[(\d+)\]\.params\.([A-Za-z_][A-Za-z0-9_]*)")
 LOG_RATIO = 4.0  # a range this wide or wider (same sign) is searched in log space
@@ -115,16 +115,29 @@ def at_magnitude(
     try:
         variant = scenario_from_document(Document(where, document), environment=environment)
     except ScenarioError as exc:
-        fault = scenario.faults[param.fault].location
+        place = _written_at(scenario, param)
         raise ScenarioError(
             f"{param.path}={value:g}: {exc.message}",
             scenario.source or scenario.name,
-            fault.line if fault else None,
+            place.line if place else None,
         ) from None
     if variant.load is not None and scenario.load is not None and scenario.load.locustfile:
         load = variant.load.model_copy(update={"locustfile": scenario.load.locustfile})
         variant = variant.model_copy(update={"load": load})
     return variant.located(scenario.location) if scenario.location else variant
+
+
+def _written_at(scenario: Scenario, param: Param) -> Location | None:
+    """Where ``param`` is written in the scenario's file (its fault's line when the file is gone
+    or no longer reads)."""
+    fault = scenario.faults[param.fault].location
+    if scenario.source is None or not scenario.source.is_file():
+        return fault
+    try:
+        document = load_file(scenario.source)
+    except (ScenarioError, OSError):
+        return fault
+    return document.location(("faults", param.fault, "params", param.name))
 
 
 def magnitude_in(document: object, param: Param) -> float | None:

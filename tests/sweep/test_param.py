@@ -62,8 +62,12 @@ def test_the_scenario_at_a_magnitude_changes_only_that_param(two_faults: Path) -
     assert scenario.faults[1].params["fraction"] == 0.4  # the original is untouched
 
 
-def test_a_magnitude_the_injector_refuses_is_bad_input_at_the_faults_line(two_faults: Path) -> None:
+def test_a_magnitude_the_injector_refuses_is_bad_input_at_the_params_line(two_faults: Path) -> None:
     scenario = load_scenario(two_faults)
     with pytest.raises(ScenarioError) as caught:
         at_magnitude(scenario, Param(0, "fraction"), 1.5)
-    assert str(caught.value).startswith(f"{two_faults}:3: faults[0].params.fraction=1.5:")
+    assert str(caught.value).startswith(f"{two_faults}:5: faults[0].params.fraction=1.5:")
+    two_faults.write_text(TWO_FAULTS.replace("fraction: 0.4}", "\n        fraction: 0.4}"))
+    with pytest.raises(ScenarioError) as caught:
+        at_magnitude(load_scenario(two_faults), Param(1, "fraction"), -1)
+    assert str(caught.value).startswith(f"{two_faults}:9: faults[1].params.fraction=-1:")

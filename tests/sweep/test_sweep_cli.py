@@ -30,7 +30,7 @@ expect:
         ),
         (
             ["scenarios/partial-nulls.yaml", "--param", "fraction", "--from", "0.01", "--to", "3"],
-            "partial-nulls.yaml:13: faults[0].params.fraction=3:",
+            "partial-nulls.yaml:15: faults[0].params.fraction=3:",
         ),
         (
             ["scenarios/partial-nulls.yaml", "--param", "fraction", "--from", "0.2", "--to", "0.2"],
