@@ -239,7 +239,7 @@ def _write(result: SweepResult, scenario: Scenario, folder: Path, json_file: str
     from gameday.sweep.html import render
     from gameday.sweep.result import blind_spot_scenario, write_scenario
 
-    data = result.to_json()
+    data = result.to_json(folder)
     written = folder / f"{scenario.name}-blind-spot.yaml"
     document = blind_spot_scenario(result, scenario, folder)
     if document is not None:
@@ -268,7 +268,8 @@ def replay(folder: Path, args: argparse.Namespace) -> int:
         Path(args.report).mkdir(parents=True, exist_ok=True)
         _write(result, scenario, Path(args.report), args.json)
     elif args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        data = result.to_json(folder)
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
     for line in differences:
         print(f"  ! {line}")
     return 1 if differences else EXIT_OK

@@ -4,6 +4,7 @@ alerts; every probe is re-judged from its bundle (no network) and the findings r
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from gameday.errors import ScenarioError
@@ -26,9 +27,12 @@ def recompute(folder: Path, measure: str | None = None) -> tuple[SweepResult, Sc
         raise ScenarioError(f"{folder}: no probe bundles under probes/")
     bundles.sort(key=lambda b: b.evidence.timeline.started_at)
     results = [rejudge(b) for b in bundles]
-    walls = {str(p.get("run_dir")): _number(p, "wall_s") for p in _probes(recorded)}
+    # A probe's wall time is not in its bundle; it is kept from sweep.json, matched by the
+    # run folder's name (run_dir is relative to the sweep's folder, or as the sweep was given).
+    walls = {Path(str(p.get("run_dir"))).name: _number(p, "wall_s") for p in _probes(recorded)}
     probes = tuple(
-        probe_of(r, param, i, walls.get(str(r.run_dir), 0.0)) for i, r in enumerate(results, 1)
+        probe_of(r, param, i, walls.get(Path(str(r.run_dir)).name, 0.0))
+        for i, r in enumerate(results, 1)
     )
     alerts = recorded.get("alerts")
     kept_measure = recorded.get("blind_spot_measure")
@@ -45,7 +49,7 @@ def recompute(folder: Path, measure: str | None = None) -> tuple[SweepResult, Sc
         else (kept_measure if isinstance(kept_measure, str) else None),
         budget=int(_number(recorded, "budget")),
     )
-    return result, results[0].scenario, differences(recorded, result.to_json())
+    return result, results[0].scenario, differences(recorded, result.to_json(folder))
 
 
 def _recorded(folder: Path) -> dict[str, object]:
@@ -92,9 +96,29 @@ def differences(recorded: dict[str, object], now: dict[str, object]) -> list[str
     where = [s.get("magnitude") if isinstance(s, dict) else None for s in spots]
     if where[0] != where[1]:
         out.append(f"blind spot: recorded at {where[0]}, recomputed at {where[1]}")
-    before = [p.get("fired") for p in _probes(recorded)]
-    after = [p.get("fired") for p in _probes(now)]
-    for i, (b, a) in enumerate(zip(before, after, strict=False), 1):
-        if b != a:
-            out.append(f"probe {i}: recorded {b}, recomputed {a}")
+    pairs = zip(_probes(recorded), _probes(now), strict=False)
+    for i, (before, after) in enumerate(pairs, 1):
+        if before.get("fired") != after.get("fired"):
+            out.append(
+                f"probe {i}: recorded {before.get('fired')}, recomputed {after.get('fired')}"
+            )
+        out.extend(f"probe {i}: {d}" for d in _impact_differences(before, after))
+    return out
+
+
+def _impact_differences(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    """Each impact measure of one probe that the bundle no longer gives (JSON keeps every
+    digit, so anything past float rounding is a real change)."""
+    old, new = (p.get("impact") for p in (before, after))
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [] if old == new else [f"impact: recorded {old}, recomputed {new}"]
+    out = []
+    for name in [*old, *(n for n in new if n not in old)]:
+        a, b = old.get(name), new.get(name)
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+                continue
+        elif a == b:
+            continue
+        out.append(f"impact {name}: recorded {a}, recomputed {b}")
     return out

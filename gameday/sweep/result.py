@@ -77,7 +77,9 @@ class SweepResult:
                 return BlindSpot(max(scored, key=lambda p: _harm(p, measure) or 0.0), measure)
         return BlindSpot(max(silent, key=lambda p: self.span.severity(p.magnitude)), None)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, folder: Path | None = None) -> dict[str, object]:
+        """The findings as ``sweep.json`` holds them; with ``folder``, each probe's
+        ``run_dir`` is relative to it, so the sweep's folder can be moved or archived whole."""
         spot = self.blind_spot
         ts = self.thresholds
         return {
@@ -95,9 +97,16 @@ class SweepResult:
             "blind_spot_measure": self.measure,
             "thresholds": {a: t.magnitude for a, t in ts.items()},
             "confidence": {a: t.to_json() for a, t in ts.items()},
-            "probes": [p.to_json() for p in self.probes],
+            "probes": [_probe_json(p, folder) for p in self.probes],
             "blind_spot": spot.to_json() if spot else None,
         }
+
+
+def _probe_json(probe: Probe, folder: Path | None) -> dict[str, object]:
+    data = probe.to_json()
+    if folder is not None and probe.run_dir:
+        data["run_dir"] = os.path.relpath(Path(probe.run_dir).resolve(), folder.resolve())
+    return data
 
 
 def _harm(probe: Probe, measure: str) -> float | None:

@@ -4,6 +4,7 @@ scenario, and the same findings recomputed from the saved bundles with no networ
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -65,10 +66,11 @@ def swept(folder: Path, fractions: list[float]) -> tuple[SweepResult, Scenario]:
     scenario = parse_scenario(SCENARIO)
     probes: list[Probe] = []
     for n, fraction in enumerate(fractions, 1):
-        probes.append(probe_of(probe_result(scenario, fraction, folder / "probes", n), PARAM, n))
+        run = probe_result(scenario, fraction, folder / "probes", n)
+        probes.append(probe_of(run, PARAM, n, wall_s=30.0 + n))
     alerts = ("FeatureNullRateHigh", "FeatureDriftHigh")
     result = SweepResult("partial-nulls", None, PARAM, SPAN, alerts, tuple(probes), 600.0, None, 8)
-    (folder / "sweep.json").write_text(json.dumps(result.to_json()))
+    (folder / "sweep.json").write_text(json.dumps(result.to_json(folder)))
     return result, scenario
 
 
@@ -140,6 +142,19 @@ def test_the_findings_are_recomputed_from_the_saved_probes_alone(tmp_path: Path)
     assert again.to_json()["thresholds"] == result.to_json()["thresholds"]
     assert scenario.name == "partial-nulls"
     assert gameday(["sweep", "--replay", str(tmp_path)]) == 0
+
+
+def test_a_sweep_folder_moved_elsewhere_replays_with_its_probe_times(tmp_path: Path) -> None:
+    swept(tmp_path / "first", FRACTIONS)
+    moved = tmp_path / "archive" / "sweep"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "first", moved)
+    recorded = json.loads((moved / "sweep.json").read_text())
+    assert recorded["probes"][0]["run_dir"].startswith("probes/")  # relative to the folder
+    again, _, differences = recompute(moved)
+    assert differences == []
+    assert [p.wall_s for p in again.probes] == [p["wall_s"] for p in recorded["probes"]]
+    assert [p.wall_s for p in again.probes] == [31.0 + i for i in range(len(FRACTIONS))]
 
 
 def test_a_replay_says_where_the_recorded_findings_differ(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ def test_the_recorded_sweep_gives_the_same_findings_again() -> None:
     assert scenario.name == "unit-change"
     magnitudes = sorted(p.magnitude for p in result.probes)
     assert magnitudes == [1.1, 1.27, 1.47, 1.96, 3.48, 11.0, 110.0]
+    # each probe's wall time is not in its bundle: it is kept from sweep.json
+    assert [p.wall_s for p in result.probes] == [41.6, 36.6, 42.4, 40.5, 40.6, 35.4, 36.3]
 
 
 def test_a_replay_writes_the_page_and_a_scenario_for_the_blind_spot(tmp_path: Path) -> None:
@@ -44,4 +46,18 @@ def test_a_probe_judged_differently_now_is_reported(tmp_path: Path) -> None:
     recorded["probes"][2]["fired"] = {"FeatureDriftHigh": not recorded["probes"][2]["fired"][
         "FeatureDriftHigh"]}  # fmt: skip
     (copy / "sweep.json").write_text(json.dumps(recorded))
+    assert gameday(["sweep", "--replay", str(copy)]) == 1
+
+
+def test_an_impact_the_bundles_no_longer_give_is_reported(tmp_path: Path) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(RECORDED, copy)
+    recorded = json.loads((copy / "sweep.json").read_text())
+    measured = recorded["probes"][3]["impact"]["auc"]
+    recorded["probes"][3]["impact"]["auc"] = measured + 0.01
+    (copy / "sweep.json").write_text(json.dumps(recorded))
+    _, _, differences = recompute(copy)
+    assert differences == [
+        f"probe 4: impact auc: recorded {measured + 0.01}, recomputed {measured}"
+    ]
     assert gameday(["sweep", "--replay", str(copy)]) == 1
